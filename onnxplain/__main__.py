@@ -1,0 +1,3 @@
+from onnxplain.cli import main
+
+raise SystemExit(main())

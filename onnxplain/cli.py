@@ -1,0 +1,47 @@
+"""The ``onnxplain`` command. Each subcommand lives in its own module with ``configure(parser)`` and
+``run(args) -> int``; modules are imported only when their command is used, so the runtime commands
+never pay for (or need) PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from onnxplain import __version__
+from onnxplain.errors import UserError
+
+# command name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "export": ("onnxplain.export.command", "export a Hugging Face classifier as an explainer artifact"),
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="onnxplain", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"onnxplain {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if name == wanted:  # only the chosen command's module is imported
+            module = importlib.import_module(module_name)
+            module.configure(sub)
+            sub.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except UserError as error:
+        print(f"onnxplain {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

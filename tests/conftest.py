@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT classifier (3 labels) saved as a Hugging Face directory."""
+    from tests.tiny_models import build_tiny_classifier
+
+    return build_tiny_classifier(tmp_path_factory.mktemp("tiny-bert"), "bert", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny BERT exported with every method and a partial head mask (heads 0 and 2 of layer 0 off)."""
+    import numpy as np
+
+    from onnxplain.export import export_model
+
+    head_mask = np.ones((2, 4), dtype=np.float32)
+    head_mask[0, [0, 2]] = 0.0
+    out = tmp_path_factory.mktemp("tiny-artifact")
+    return export_model(tiny_model_dir, out, head_mask=head_mask, head_mask_source="test fixture")
