@@ -1,0 +1,122 @@
+"""``onnxplain evaluate ARTIFACT --data FILE --out DIR``: faithfulness of every method of an artifact on a
+labelled data set (SPEC section 4), with Mask-LRP's head-mask ablation, through the runtime alone."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from onnxplain.errors import UserError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("artifact", type=Path, help="artifact directory written by `onnxplain export`")
+    parser.add_argument("--data", type=Path, required=True, help="labelled texts: .csv, .tsv or .jsonl")
+    parser.add_argument("--out", type=Path, required=True, help="directory for results.md/.json, curves.png")
+    parser.add_argument(
+        "--methods", help="comma-separated methods to evaluate (default: every method of the artifact)"
+    )
+    parser.add_argument("--limit", type=int, help="read only the first N texts of the data file")
+    parser.add_argument("--text-column", default="text", help="text column or key (0-based if no header)")
+    parser.add_argument("--label-column", default="label", help="label column or key; names or indices")
+    parser.add_argument("--batch-size", type=int, default=16, help="texts explained per runtime call")
+    parser.add_argument(
+        "--forward-batch-size", type=int, default=256, help="perturbed sequences per forward-only call"
+    )
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the random head masks")
+    parser.add_argument("--min-tokens", type=int, default=20, help="skip texts with fewer tokens")
+    parser.add_argument("--random-masks", type=int, default=5, help="random head masks in the ablation")
+    parser.add_argument("--no-ablation", action="store_true", help="skip Mask-LRP's head-mask ablation")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from onnxplain.evaluation.ablation import MASKED_METHOD, ablation_variants, default_head_mask
+    from onnxplain.evaluation.data import read_labelled_texts
+    from onnxplain.evaluation.encoding import encode_texts
+    from onnxplain.evaluation.faithfulness import Variant, perturbation_curves
+    from onnxplain.evaluation.metrics import floored
+    from onnxplain.evaluation.report import REFERENCE, EvaluationReport, write_report
+    from onnxplain.evaluation.scores import score_curves
+    from onnxplain.runtime import Explainer
+    from onnxplain.runtime.artifact import METHODS, TOKENIZER_FILE
+
+    for name in ("limit", "batch_size", "forward_batch_size", "bootstrap", "min_tokens"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be a positive number, not {value}; fix it")
+    if args.random_masks < 0:
+        raise UserError(f"--random-masks must be 0 or more, not {args.random_masks}; fix it")
+
+    started = time.perf_counter()
+    explainer = Explainer.load(args.artifact)
+    manifest = explainer.manifest
+    available = [m for m in METHODS if m in manifest.methods]
+    methods = available if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in manifest.methods]
+    if unknown or not methods:
+        raise UserError(
+            f"the artifact has no method {', '.join(unknown) or '(none given)'}; choose among "
+            f"{', '.join(available)} in --methods"
+        )
+
+    examples = read_labelled_texts(
+        args.data, manifest, text_column=args.text_column, label_column=args.label_column
+    )[: args.limit]
+    encoded = encode_texts(
+        args.artifact / TOKENIZER_FILE, examples, max_length=manifest.max_length, min_tokens=args.min_tokens
+    )
+    if not encoded.texts:
+        raise UserError(
+            f"none of the {len(examples)} texts has {args.min_tokens} tokens or more; "
+            "pass longer texts or a smaller --min-tokens"
+        )
+
+    variants = [Variant(m, m) for m in methods]
+    heads_kept: dict[str, int] = {}
+    if MASKED_METHOD in methods:
+        heads_kept[MASKED_METHOD] = int(default_head_mask(manifest).sum())
+        if not args.no_ablation:
+            ablation = ablation_variants(manifest, random_masks=args.random_masks, seed=args.seed)
+            variants += ablation
+            heads_kept.update({v.name: int(v.head_mask.sum()) for v in ablation if v.head_mask is not None})
+
+    with tqdm(total=len(encoded.texts), unit="text", disable=args.quiet, desc="evaluate") as bar:
+        curves = perturbation_curves(
+            explainer,
+            encoded.texts,
+            variants,
+            batch_size=args.batch_size,
+            forward_batch_size=args.forward_batch_size,
+            progress=bar.update,
+        )
+    reference = REFERENCE if REFERENCE in methods else None
+    scores = score_curves(curves, reference=reference, resamples=args.bootstrap, seed=args.seed)
+    report = EvaluationReport(
+        artifact=str(args.artifact),
+        data=str(args.data),
+        texts_read=len(examples),
+        texts_evaluated=len(encoded.texts),
+        skipped_short=encoded.skipped_short,
+        truncated=encoded.truncated,
+        min_tokens=args.min_tokens,
+        resamples=args.bootstrap,
+        seed=args.seed,
+        seconds=time.perf_counter() - started,
+        forward_sequences=curves.forward_sequences,
+        floored_probabilities=floored(curves.p0) + sum(floored(c) for c in curves.deletion.values()),
+        methods=methods,
+        scores=scores,
+        heads_kept=heads_kept,
+    )
+    paths = write_report(report, args.out)
+    curves.save(args.out / "curves.npz", source_index=np.asarray([t.source_index for t in encoded.texts]))
+    print(paths[0].read_text(encoding="utf-8"))
+    print("wrote " + ", ".join(str(p) for p in [*paths, args.out / "curves.npz"]))
+    return 0
