@@ -1,0 +1,160 @@
+"""ONNX Runtime sessions for an artifact: the device (execution provider) and one session per output set.
+
+Every session is built from the artifact's graph pruned to the outputs asked for (see ``pruning``), so a
+call that wants only ``logits`` or one method pays only for that. The weights are loaded once and shared by
+all sessions: each pruned graph names its large initializers as placeholders and the session is handed the
+one in-memory copy (``SessionOptions.add_initializer``), which ONNX Runtime uses without copying it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import ModelProto, TensorProto, numpy_helper
+
+from onnxplain.errors import UserError
+from onnxplain.runtime.pruning import needed_names
+
+DEVICES = ("cpu", "cuda", "auto")
+CPU_PROVIDER = "CPUExecutionProvider"
+CUDA_PROVIDER = "CUDAExecutionProvider"
+SHARED_WEIGHT_MIN_BYTES = 1024
+PLACEHOLDER_FILE = "weights-supplied-in-memory"
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where inference runs: ``name`` is ``cpu`` or ``cuda``; ``note`` says why when not as asked."""
+
+    requested: str
+    name: str
+    providers: tuple[str, ...]
+    note: str | None = None
+
+
+def choose_device(requested: str) -> Device:
+    """Resolve ``cpu``, ``cuda`` or ``auto`` to execution providers; ``cuda`` without CUDA is an error."""
+    if requested not in DEVICES:
+        raise UserError(f"unknown device {requested!r}; use one of {', '.join(DEVICES)}")
+    available = ort.get_available_providers()
+    if requested == "cpu":
+        return Device(requested, "cpu", (CPU_PROVIDER,))
+    if CUDA_PROVIDER in available:
+        return Device(requested, "cuda", (CUDA_PROVIDER, CPU_PROVIDER))
+    missing = f"this onnxruntime {ort.__version__} has no {CUDA_PROVIDER} (it offers {', '.join(available)})"
+    if requested == "cuda":
+        raise UserError(
+            f"device 'cuda' is not usable: {missing}; install onnxruntime-gpu "
+            "(pip install 'onnxplain[gpu]') with a matching CUDA, or use device 'cpu'"
+        )
+    return Device(requested, "cpu", (CPU_PROVIDER,), note=f"auto chose cpu: {missing}")
+
+
+def session_options(intra_op_threads: int | None) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if intra_op_threads:
+        options.intra_op_num_threads = intra_op_threads
+    options.log_severity_level = 3
+    return options
+
+
+class SessionPool:
+    """Sessions of one artifact graph, one per set of outputs, least recently used dropped beyond ``size``."""
+
+    def __init__(
+        self, model_path: Path, device: Device, intra_op_threads: int | None = None, size: int = 4
+    ) -> None:
+        model = onnx.load(str(model_path))
+        self.device = device
+        self._threads = intra_op_threads
+        self._size = size
+        self._lock = threading.Lock()
+        self._sessions: OrderedDict[frozenset[str], ort.InferenceSession] = OrderedDict()
+        self._placeholder_dir = tempfile.TemporaryDirectory(prefix="onnxplain-")
+        (Path(self._placeholder_dir.name) / PLACEHOLDER_FILE).write_bytes(b"")
+        graph_inputs = {i.name for i in model.graph.input}
+        self._inline: dict[str, TensorProto] = {}
+        self._weights: dict[str, np.ndarray] = {}
+        for tensor in model.graph.initializer:
+            array = numpy_helper.to_array(tensor)
+            if array.nbytes < SHARED_WEIGHT_MIN_BYTES or tensor.name in graph_inputs:
+                self._inline[tensor.name] = tensor
+            else:
+                self._weights[tensor.name] = np.ascontiguousarray(array)
+        self._shared = {name: ort.OrtValue.ortvalue_from_numpy(a) for name, a in self._weights.items()}
+        del model.graph.initializer[:]
+        self._model = model
+        self.output_names: tuple[str, ...] = tuple(o.name for o in model.graph.output)
+
+    def session(self, outputs: Sequence[str]) -> ort.InferenceSession:
+        key = frozenset(outputs)
+        unknown = key - set(self.output_names)
+        if unknown:
+            raise UserError(
+                f"the artifact's graph has no output {', '.join(sorted(unknown))}; re-export the model"
+            )
+        with self._lock:
+            if key in self._sessions:
+                self._sessions.move_to_end(key)
+                return self._sessions[key]
+            session = self._build(sorted(key))
+            self._sessions[key] = session
+            while len(self._sessions) > self._size:
+                self._sessions.popitem(last=False)
+            return session
+
+    def run(self, outputs: Sequence[str], feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """Run the session for ``outputs``; feeds its graph does not read (after pruning) are left out."""
+        session = self.session(outputs)
+        accepted = {i.name for i in session.get_inputs()}
+        accepted |= {i.name for i in session.get_overridable_initializers()}
+        return session.run(list(outputs), {k: v for k, v in feeds.items() if k in accepted})
+
+    def _build(self, outputs: list[str]) -> ort.InferenceSession:
+        nodes, needed = needed_names(self._model.graph, outputs)
+        model = ModelProto()
+        model.CopyFrom(self._model)
+        graph = model.graph
+        del graph.node[:], graph.input[:], graph.output[:], graph.value_info[:]
+        graph.node.extend(nodes)
+        graph.input.extend(i for i in self._model.graph.input if i.name in needed)
+        graph.output.extend(o for o in self._model.graph.output if o.name in outputs)
+        graph.value_info.extend(v for v in self._model.graph.value_info if v.name in needed)
+        graph.initializer.extend(t for name, t in self._inline.items() if name in needed)
+        options = session_options(self._threads)
+        for name in needed & self._weights.keys():
+            graph.initializer.append(self._placeholder(name))
+            options.add_initializer(name, self._shared[name])
+        path = Path(self._placeholder_dir.name) / f"pruned-{len(outputs)}-{abs(hash(tuple(outputs)))}.onnx"
+        onnx.save(model, str(path))
+        session = ort.InferenceSession(str(path), options, providers=list(self.device.providers))
+        path.unlink()
+        if self.device.name == "cuda" and CUDA_PROVIDER not in session.get_providers():
+            problem = (
+                "onnxruntime-gpu could not start CUDA (its CUDA and cuDNN libraries are missing or unusable)"
+            )
+            if self.device.requested == "cuda":
+                raise UserError(f"device 'cuda' is not usable: {problem}; fix them, or use device 'cpu'")
+            self.device = Device(
+                self.device.requested, "cpu", (CPU_PROVIDER,), note=f"auto chose cpu: {problem}"
+            )
+        return session
+
+    def _placeholder(self, name: str) -> TensorProto:
+        """An initializer that names a shared weight; its data comes from ``add_initializer``, not a file."""
+        array = self._weights[name]
+        tensor = TensorProto(name=name, data_type=onnx.helper.np_dtype_to_tensor_dtype(array.dtype))
+        tensor.dims.extend(array.shape)
+        tensor.data_location = TensorProto.EXTERNAL
+        location = tensor.external_data.add()
+        location.key, location.value = "location", PLACEHOLDER_FILE
+        return tensor
