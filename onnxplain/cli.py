@@ -14,6 +14,7 @@ from onnxplain.errors import UserError
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("onnxplain.export.command", "export a Hugging Face classifier as an explainer artifact"),
+    "evaluate": ("onnxplain.evaluation.command", "measure the faithfulness (AOPC, log-odds) of every method"),
 }
 
 

@@ -85,3 +85,15 @@ def test_random_head_masks_keep_the_calibrated_number_of_heads() -> None:
     assert np.array_equal(variants["mask-lrp:all"], np.ones((2, 4)))
     assert np.array_equal(variants["mask-lrp:none"], np.zeros((2, 4)))
     assert np.array_equal(random_head_mask(2, 4, 3, seed=3), variants["mask-lrp:random-0"])
+
+
+def test_syntactic_and_positional_masks_come_from_the_stored_calibration_statistics() -> None:
+    statistics = {"syntactic_heads": [[0, 0], [1, 2]], "positional_heads": [[0, 3]], "kept_by_mode": {}}
+    head_mask = {
+        "default": [[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0]],
+        "provenance": {"statistics": statistics},
+    }
+    variants = {v.name: v.head_mask for v in ablation_variants(manifest(head_mask), random_masks=0)}
+    assert list(variants) == ["mask-lrp:syntactic", "mask-lrp:positional", "mask-lrp:all", "mask-lrp:none"]
+    assert np.argwhere(variants["mask-lrp:syntactic"]).tolist() == [[0, 0], [1, 2]]
+    assert np.argwhere(variants["mask-lrp:positional"]).tolist() == [[0, 3]]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from onnxplain.evaluation.data import LabelledText
-from onnxplain.evaluation.encoding import encode_texts
+from onnxplain.evaluation.encoding import select_texts
 from onnxplain.evaluation.perturbation import (
     FRACTIONS,
     deletion_copies,
@@ -14,6 +14,7 @@ from onnxplain.evaluation.perturbation import (
     removal_order,
     sufficiency_copies,
 )
+from onnxplain.runtime.tokenization import TextTokenizer
 from tests.tiny_models import minilm_dir
 
 PAD = 0
@@ -72,7 +73,8 @@ def test_real_tokenizer_special_tokens_survive_every_step() -> None:
         LabelledText("too short", 0),
         LabelledText(" ".join(["dull"] * 200), 0),
     ]
-    encoded = encode_texts(minilm_dir() / "tokenizer.json", texts, max_length=64, min_tokens=10)
+    tokenizer = TextTokenizer(minilm_dir() / "tokenizer.json", max_length=64)
+    encoded = select_texts(texts, tokenizer.encode([t.text for t in texts]), min_tokens=10)
     assert encoded.skipped_short == 1
     assert encoded.truncated == 1
     assert [t.source_index for t in encoded.texts] == [0, 2]

@@ -10,6 +10,9 @@ effect of masking heads from the effect of that factor.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from onnxplain.evaluation.faithfulness import Variant
@@ -32,11 +35,29 @@ def random_head_mask(num_layers: int, num_heads: int, kept: int, seed: int) -> n
     return mask.reshape(num_layers, num_heads)
 
 
+def calibration_statistics(head_mask: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The calibration statistics (``onnxplain.calibration``'s ``statistics_json``) stored anywhere in the
+    manifest's ``head_mask`` entry, or None for a mask that did not come from a calibration."""
+    if "syntactic_heads" in head_mask and "positional_heads" in head_mask:
+        return head_mask
+    for value in head_mask.values():
+        if isinstance(value, Mapping) and (found := calibration_statistics(value)) is not None:
+            return found
+    return None
+
+
 def calibrated_mode_masks(manifest: Manifest) -> dict[str, np.ndarray]:
-    """The syntactic-only and positional-only masks the calibration stored in the manifest, by mode name."""
-    stored = manifest.head_mask.get("modes", {})
-    shape = (manifest.num_layers, manifest.num_heads)
-    return {mode: np.asarray(mask, dtype=np.float32).reshape(shape) for mode, mask in stored.items()}
+    """The syntactic-only and positional-only masks of the artifact's calibration, when it stored them."""
+    statistics = calibration_statistics(manifest.head_mask)
+    if statistics is None:
+        return {}
+    masks = {}
+    for mode in ("syntactic", "positional"):
+        mask = np.zeros((manifest.num_layers, manifest.num_heads), dtype=np.float32)
+        for layer, head in statistics[f"{mode}_heads"]:
+            mask[layer, head] = 1.0
+        masks[mode] = mask
+    return masks
 
 
 def ablation_variants(

@@ -39,13 +39,13 @@ def run(args: argparse.Namespace) -> int:
 
     from onnxplain.evaluation.ablation import MASKED_METHOD, ablation_variants, default_head_mask
     from onnxplain.evaluation.data import read_labelled_texts
-    from onnxplain.evaluation.encoding import encode_texts
+    from onnxplain.evaluation.encoding import select_texts
     from onnxplain.evaluation.faithfulness import Variant, perturbation_curves
     from onnxplain.evaluation.metrics import floored
     from onnxplain.evaluation.report import REFERENCE, EvaluationReport, write_report
     from onnxplain.evaluation.scores import score_curves
     from onnxplain.runtime import Explainer
-    from onnxplain.runtime.artifact import METHODS, TOKENIZER_FILE
+    from onnxplain.runtime.artifact import METHODS
 
     for name in ("limit", "batch_size", "forward_batch_size", "bootstrap", "min_tokens"):
         value = getattr(args, name)
@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
     examples = read_labelled_texts(
         args.data, manifest, text_column=args.text_column, label_column=args.label_column
     )[: args.limit]
-    encoded = encode_texts(
-        args.artifact / TOKENIZER_FILE, examples, max_length=manifest.max_length, min_tokens=args.min_tokens
+    encoded = select_texts(
+        examples, explainer.tokenize([e.text for e in examples]), min_tokens=args.min_tokens
     )
     if not encoded.texts:
         raise UserError(

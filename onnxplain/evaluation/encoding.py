@@ -1,17 +1,16 @@
-"""Turn labelled texts into the token sequences the evaluation perturbs, applying SPEC section 4's length
-rule: texts shorter than ``min_tokens`` (special tokens counted) are skipped, longer than the artifact's
-``max_length`` truncated, and both are counted."""
+"""Choose the token sequences the evaluation perturbs, applying SPEC section 4's length rule: texts shorter
+than ``min_tokens`` (special tokens counted) are skipped, and both the skipped and the truncated (longer than
+the tokenizer's ``max_length``) texts are counted."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from tokenizers import Tokenizer
 
 from onnxplain.evaluation.data import LabelledText
+from onnxplain.runtime.tokenization import TextEncoding
 
 MIN_TOKENS = 20
 
@@ -31,28 +30,21 @@ class EncodedTexts:
     truncated: int
 
 
-def encode_texts(
-    tokenizer_file: str | Path,
-    examples: Sequence[LabelledText],
-    *,
-    max_length: int,
-    min_tokens: int = MIN_TOKENS,
+def select_texts(
+    examples: Sequence[LabelledText], encodings: Sequence[TextEncoding], *, min_tokens: int = MIN_TOKENS
 ) -> EncodedTexts:
-    tokenizer = Tokenizer.from_file(str(tokenizer_file))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=max_length)
-    encodings = tokenizer.encode_batch([example.text for example in examples])
+    """The texts of at least ``min_tokens`` tokens, from ``examples`` and their tokenizations."""
     texts: list[EncodedText] = []
     skipped_short = truncated = 0
     for index, (example, encoding) in enumerate(zip(examples, encodings, strict=True)):
         if len(encoding.ids) < min_tokens:
             skipped_short += 1
             continue
-        truncated += bool(encoding.overflowing)
+        truncated += encoding.truncated
         texts.append(
             EncodedText(
-                input_ids=np.asarray(encoding.ids, dtype=np.int64),
-                special_tokens=np.asarray(encoding.special_tokens_mask, dtype=bool),
+                input_ids=encoding.ids,
+                special_tokens=encoding.special,
                 label=example.label,
                 source_index=index,
             )
