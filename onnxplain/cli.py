@@ -14,6 +14,8 @@ from onnxplain.errors import UserError
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("onnxplain.export.command", "export a Hugging Face classifier as an explainer artifact"),
+    "explain": ("onnxplain.runtime.command_explain", "explain texts with an artifact (terminal, HTML or JSON)"),
+    "serve": ("onnxplain.runtime.command_serve", "serve explanations over HTTP (POST /explain)"),
     "evaluate": ("onnxplain.evaluation.command", "measure the faithfulness (AOPC, log-odds) of every method"),
 }
 

@@ -1,0 +1,121 @@
+"""Micro-batching for the server: requests that arrive together share one ONNX Runtime call per method.
+
+Requests wait in a bounded asyncio queue. One worker takes the first waiting request, then every request
+that arrives within ``max_wait`` seconds (and all that queued up while the previous batch ran), up to
+``max_batch`` texts; it groups them by method, runs each group in one worker thread (so the event loop keeps
+answering), and hands every request back exactly its own results, in its own order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from onnxplain.runtime.results import Explanation
+
+ExplainBatch = Callable[[list[str], str, np.ndarray], list[Explanation]]
+
+
+class QueueFull(Exception):
+    """More texts are waiting than the server accepts; the client should retry later."""
+
+
+@dataclass
+class _Request:
+    texts: list[str]
+    method: str
+    targets: np.ndarray
+    answer: asyncio.Future[list[Explanation]] = field(repr=False)
+
+
+class MicroBatcher:
+    def __init__(
+        self, explain: ExplainBatch, max_batch: int = 32, max_wait: float = 0.002, max_queued: int = 256
+    ) -> None:
+        self._explain = explain
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self.max_queued = max_queued
+        self.queued = 0  # texts accepted and not yet answered
+        self.batches = 0  # ONNX Runtime calls made, for monitoring
+        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self._arrived = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onnxplain-inference")
+        self._worker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._worker = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        self._executor.shutdown(wait=True)
+
+    async def explain(self, texts: Sequence[str], method: str, targets: np.ndarray) -> list[Explanation]:
+        """Queue texts for explanation and wait for their results; ``QueueFull`` when the queue is full."""
+        if self.queued + len(texts) > self.max_queued:
+            raise QueueFull(f"{self.queued} texts are already waiting (the limit is {self.max_queued})")
+        self.queued += len(texts)
+        request = _Request(list(texts), method, targets, asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(request)
+        self._arrived.set()
+        try:
+            return await request.answer
+        finally:
+            self.queued -= len(texts)
+
+    async def _gather(self) -> list[_Request]:
+        """The first waiting request and those that join it within ``max_wait``, up to ``max_batch`` texts."""
+        requests = [await self._queue.get()]
+        size = len(requests[0].texts)
+        deadline = asyncio.get_running_loop().time() + self.max_wait
+        while size < self.max_batch:
+            try:
+                request = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                # wait on an event, not on the queue: a cancelled queue.get() may swallow a request
+                self._arrived.clear()
+                try:
+                    await asyncio.wait_for(self._arrived.wait(), remaining)
+                except TimeoutError:
+                    break
+                continue
+            requests.append(request)
+            size += len(request.texts)
+        return requests
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            requests = await self._gather()
+            by_method: dict[str, list[_Request]] = {}
+            for request in requests:
+                if not request.answer.done():  # its client may have gone away
+                    by_method.setdefault(request.method, []).append(request)
+            for method, group in by_method.items():
+                texts = [text for request in group for text in request.texts]
+                targets = np.concatenate([request.targets for request in group])
+                try:
+                    results = await loop.run_in_executor(
+                        self._executor, self._explain, texts, method, targets
+                    )
+                except Exception as error:  # every request of the batch learns why it failed
+                    for request in group:
+                        if not request.answer.done():
+                            request.answer.set_exception(error)
+                    continue
+                self.batches += 1
+                start = 0
+                for request in group:
+                    mine = results[start : start + len(request.texts)]
+                    start += len(request.texts)
+                    if not request.answer.done():
+                        request.answer.set_result(mine)
