@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from onnxplain.evaluation.encoding import select_texts
     from onnxplain.evaluation.faithfulness import Variant, perturbation_curves
     from onnxplain.evaluation.metrics import floored
-    from onnxplain.evaluation.report import REFERENCE, EvaluationReport, write_report
+    from onnxplain.evaluation.report import REFERENCE, TRANSATT, EvaluationReport, write_report
     from onnxplain.evaluation.scores import score_curves
     from onnxplain.runtime import Explainer
     from onnxplain.runtime.artifact import METHODS
@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     heads_kept: dict[str, int] = {}
     if MASKED_METHOD in methods:
         heads_kept[MASKED_METHOD] = int(default_head_mask(manifest).sum())
+        heads_kept[TRANSATT] = manifest.num_layers * manifest.num_heads
         if not args.no_ablation:
             ablation = ablation_variants(manifest, random_masks=args.random_masks, seed=args.seed)
             variants += ablation

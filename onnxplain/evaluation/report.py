@@ -204,9 +204,11 @@ def plot_curves(report: EvaluationReport, path: Path) -> None:
     for index, name in enumerate(report.methods):
         style = dict(linestyle=styles[index // 10 % len(styles)], linewidth=2.5 if name == REFERENCE else 1.2)
         axes[0, 0].plot(fractions, [0.0, *scores[name].probability_drop], label=name, **style)
-        axes[0, 1].plot(fractions, [0.0, *scores[name].probability_drop_kept], label=name, **style)
+        axes[0, 1].plot(FRACTIONS, scores[name].probability_drop_kept, label=name, **style)
     axes[0, 0].set_title("deletion: top tokens replaced (higher is better)")
-    axes[0, 1].set_title("sufficiency: only top tokens kept (lower is better)")
+    axes[0, 0].set_xlabel("fraction of tokens replaced, most relevant first")
+    axes[0, 1].set_title("sufficiency: only the top tokens kept (lower is better)")
+    axes[0, 1].set_xlabel("fraction of tokens kept, most relevant first")
     if ablations:
         for s in [scores[n] for n in (REFERENCE, TRANSATT) if n in scores] + ablations:
             random = ":random-" in s.name
@@ -218,9 +220,9 @@ def plot_curves(report: EvaluationReport, path: Path) -> None:
                 color="grey" if random else None,
                 linewidth=0.8 if random else 1.5,
             )
-        axes[0, 2].set_title("Mask-LRP head masks: deletion")
+        axes[0, 2].set_title("Mask-LRP head masks: deletion (higher is better)")
+        axes[0, 2].set_xlabel("fraction of tokens replaced, most relevant first")
     for axis in axes[0]:
-        axis.set_xlabel("fraction of tokens")
         axis.set_ylabel("mean drop of the gold-class probability")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
