@@ -1,0 +1,165 @@
+"""The Python API on the tiny exported BERT: batching, pruned sessions, targets, head masks, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from onnxplain.errors import UserError
+from onnxplain.runtime import Explainer, Explanation
+
+TEXTS = [
+    "A gripping, beautifully shot film.",
+    "dull",
+    "The plot meanders for two hours and the ending, frankly, makes no sense at all.",
+    "Ça marche — naïve but charming!",
+    "ok",
+    "Not bad, not great; somewhere in between, with a few good jokes.",
+    "I laughed.",
+]
+
+
+@pytest.fixture(scope="module")
+def explainer(tiny_artifact: Path) -> Explainer:
+    return Explainer.load(tiny_artifact, batch_size=3)
+
+
+def assert_same(a: Explanation, b: Explanation) -> None:
+    """Same explanation up to float32 rounding (batches of other shapes may sum in another order)."""
+    assert (a.text, a.method, a.label, a.target, a.truncated) == (
+        b.text,
+        b.method,
+        b.label,
+        b.target,
+        b.truncated,
+    )
+    assert [(t.text, t.start, t.end) for t in a.tokens] == [(t.text, t.start, t.end) for t in b.tokens]
+    assert [(w.text, w.start, w.end) for w in a.words] == [(w.text, w.start, w.end) for w in b.words]
+    for label, p in a.probabilities.items():
+        assert p == pytest.approx(b.probabilities[label], abs=1e-6)
+    scale = max(float(np.abs(a.relevance).max()), 1e-12)
+    np.testing.assert_allclose(a.relevance, b.relevance, rtol=1e-4, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("method", ["mask-lrp", "transatt", "attnlrp", "grad-input"])
+def test_batched_results_equal_one_by_one(explainer: Explainer, method: str) -> None:
+    batched = explainer.explain(TEXTS, method=method)
+    assert [r.text for r in batched] == TEXTS
+    for text, result in zip(TEXTS, batched, strict=True):
+        [alone] = explainer.explain(text, method=method)
+        assert_same(result, alone)
+
+
+def test_every_method_from_a_pruned_session_equals_the_whole_graph(explainer: Explainer) -> None:
+    encodings = explainer.tokenize(TEXTS[:4])
+    from onnxplain.runtime.tokenization import pad
+
+    input_ids, attention_mask = pad(encodings, explainer.manifest.pad_token_id)
+    everything = explainer.run(input_ids, attention_mask, methods=None)
+    assert set(everything) == {"logits", *explainer.methods}
+    only_logits = explainer.run(input_ids, attention_mask, methods=())
+    assert set(only_logits) == {"logits"}
+    np.testing.assert_allclose(only_logits["logits"], everything["logits"], rtol=1e-5, atol=1e-6)
+    for method in explainer.methods:
+        alone = explainer.run(input_ids, attention_mask, methods=(method,))
+        assert alone[method].shape == input_ids.shape
+        np.testing.assert_allclose(alone[method], everything[method], rtol=1e-5, atol=1e-6)
+        assert np.all(alone[method][attention_mask == 0] == 0), "padding must get zero relevance"
+
+
+def test_result_has_the_documented_json_form(explainer: Explainer) -> None:
+    [result] = explainer.explain(TEXTS[3])
+    data = result.to_json()
+    for key in ("text", "method", "label", "target", "probabilities", "tokens", "words", "truncated"):
+        assert key in data
+    assert data["method"] == "mask-lrp" and data["truncated"] is False
+    assert set(data["probabilities"]) == set(explainer.labels.values())
+    assert sum(data["probabilities"].values()) == pytest.approx(1.0)
+    assert data["label"] == max(data["probabilities"], key=data["probabilities"].get)
+    assert data["target"] == data["label"]
+    for word in data["words"]:
+        assert data["text"][word["start"] : word["end"]] == word["text"]
+    specials = [t for t in data["tokens"] if t["special"]]
+    assert len(specials) == 2 and all(t["start"] == t["end"] for t in specials)
+    summed = sum(t["relevance"] for t in data["tokens"] if not t["special"])
+    assert sum(w["relevance"] for w in data["words"]) == pytest.approx(summed, rel=1e-5, abs=1e-9)
+
+
+def test_targets_by_name_index_and_per_text(explainer: Explainer) -> None:
+    names = list(explainer.labels.values())
+    by_name = explainer.explain(TEXTS[:3], target=names[1])
+    assert [r.target for r in by_name] == [names[1]] * 3
+    by_index = explainer.explain(TEXTS[:3], target=1)
+    for a, b in zip(by_name, by_index, strict=True):
+        np.testing.assert_array_equal(a.relevance, b.relevance)
+    per_text = explainer.explain(TEXTS[:3], target=[0, names[2], None])
+    assert [r.target for r in per_text] == [names[0], names[2], per_text[2].label]
+    explained_other = explainer.explain(
+        TEXTS[0], target=[i for i in range(len(names)) if names[i] != by_name[0].label][0]
+    )
+    assert not np.allclose(explained_other[0].relevance, explainer.explain(TEXTS[0])[0].relevance)
+
+
+def test_head_mask_of_all_ones_turns_mask_lrp_into_transatt(explainer: Explainer) -> None:
+    default = explainer.explain(TEXTS[2], method="mask-lrp")[0]
+    transatt = explainer.explain(TEXTS[2], method="transatt")[0]
+    assert default.metadata["head_mask"] == "artifact default"
+    assert not np.allclose(default.relevance, transatt.relevance), "the fixture's mask drops two heads"
+    ones = np.ones((explainer.manifest.num_layers, explainer.manifest.num_heads), dtype=np.float32)
+    all_kept = explainer.explain(TEXTS[2], method="mask-lrp", head_mask=ones)[0]
+    assert all_kept.metadata["head_mask"] == "caller's"
+    np.testing.assert_allclose(all_kept.relevance, transatt.relevance, rtol=1e-5, atol=1e-7)
+    masked_transatt = explainer.explain(TEXTS[2], method="transatt", head_mask=np.zeros_like(ones))[0]
+    np.testing.assert_array_equal(masked_transatt.relevance, transatt.relevance)
+
+
+def test_long_text_is_truncated_with_a_warning(tiny_artifact: Path) -> None:
+    short = Explainer.load(tiny_artifact, max_length=8)
+    long_text = "one two three four five six seven eight nine ten"
+    [result] = short.explain(long_text)
+    assert result.truncated and len(result.tokens) == 8
+    assert result.warnings and "8 tokens" in result.warnings[0]
+    assert result.words[-1].end < len(long_text)
+    assert not short.explain("one two")[0].truncated
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda e: e.explain("fine", method="no-such-method"), "unknown method"),
+        (lambda e: e.explain("fine", target="no-such-label"), "unknown label"),
+        (lambda e: e.explain("fine", target=99), "unknown label"),
+        (lambda e: e.explain(["fine", "too"], target=[0]), "one per text"),
+        (lambda e: e.explain(["fine", "   "]), "text 1 is empty"),
+        (lambda e: e.explain(["fine", 3]), "not a string"),
+        (lambda e: e.explain("fine", head_mask=np.ones((1, 1))), "head mask has shape"),
+        (lambda e: e.run(np.ones((2, 3)), np.ones((2, 4))), "same shape"),
+        (lambda e: e.run(np.ones((1, 3)), np.ones((1, 3)), target=np.array([7])), "target must hold"),
+    ],
+)
+def test_bad_input_raises_one_clear_user_error(explainer: Explainer, call, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        call(explainer)
+
+
+def test_bad_load_settings_raise_user_errors(tiny_artifact: Path, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="unknown device"):
+        Explainer.load(tiny_artifact, device="tpu")
+    with pytest.raises(UserError, match="outside"):
+        Explainer.load(tiny_artifact, max_length=10_000)
+    with pytest.raises(UserError, match="batch size"):
+        Explainer.load(tiny_artifact, batch_size=0)
+    with pytest.raises(UserError, match="not a directory"):
+        Explainer.load(tmp_path / "missing")
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA is available here")
+def test_cuda_without_a_provider_is_refused_and_auto_falls_back(tiny_artifact: Path) -> None:
+    with pytest.raises(UserError, match="onnxruntime-gpu"):
+        Explainer.load(tiny_artifact, device="cuda")
+    auto = Explainer.load(tiny_artifact, device="auto")
+    [result] = auto.explain("fine")
+    assert result.metadata["device"] == "cpu" and "auto chose cpu" in result.metadata["device_note"]
