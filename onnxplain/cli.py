@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("onnxplain.runtime.command_explain", "explain texts with an artifact (terminal, HTML or JSON)"),
     "serve": ("onnxplain.runtime.command_serve", "serve explanations over HTTP (POST /explain)"),
     "evaluate": ("onnxplain.evaluation.command", "measure the faithfulness (AOPC, log-odds) of every method"),
+    "build": ("onnxplain.recipes.command", "rebuild a model from its recipe (models/) and export it"),
+    "demo": ("onnxplain.recipes.demo", "build the MiniLM sentiment model once and explain a few sentences"),
 }
 
 
