@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("onnxplain.export.command", "export a Hugging Face classifier as an explainer artifact"),
     "explain": ("onnxplain.runtime.command_explain", "explain texts with an artifact (terminal, HTML or JSON)"),
     "serve": ("onnxplain.runtime.command_serve", "serve explanations over HTTP (POST /explain)"),
+    "heads": ("onnxplain.calibration.command", "find a model's syntactic and positional heads from a corpus"),
     "evaluate": ("onnxplain.evaluation.command", "measure the faithfulness (AOPC, log-odds) of every method"),
     "build": ("onnxplain.recipes.command", "rebuild a model from its recipe (models/) and export it"),
     "demo": ("onnxplain.recipes.demo", "build the MiniLM sentiment model once and explain a few sentences"),
