@@ -51,7 +51,7 @@ def openapi_document(explainer: Explainer, limits: ServerLimits) -> dict[str, An
                 "description": (
                     "label to explain (default: the predicted one); one for all texts, or one per text"
                 ),
-                "oneOf": [label, {"type": "array", "items": label}],
+                "oneOf": [label, {"type": "array", "items": {"oneOf": [label, {"type": "null"}]}}],
             },
         },
         "oneOf": [{"required": ["text"]}, {"required": ["texts"]}],

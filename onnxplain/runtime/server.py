@@ -83,8 +83,10 @@ def parse_explain_request(
         target is None or isinstance(target, str | int) or isinstance(target, list)
     ):
         raise HTTPException(422, '"target" must be a label name or index, or a list of them (one per text)')
-    if isinstance(target, list) and any(isinstance(t, bool) or not isinstance(t, str | int) for t in target):
-        raise HTTPException(422, 'every entry of "target" must be a label name or index')
+    if isinstance(target, list) and any(
+        isinstance(t, bool) or not (t is None or isinstance(t, str | int)) for t in target
+    ):
+        raise HTTPException(422, 'every entry of "target" must be a label name or index, or null (predicted)')
     try:
         targets = explainer.target_indices(target, len(texts))
     except UserError as error:
