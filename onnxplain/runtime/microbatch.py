@@ -1,16 +1,18 @@
 """Micro-batching for the server: requests that arrive together share one ONNX Runtime call per method.
 
-Requests wait in a bounded asyncio queue. One worker takes the first waiting request, then every request
-that arrives within ``max_wait`` seconds (and all that queued up while the previous batch ran), up to
-``max_batch`` texts; it groups them by method, runs each group in one worker thread (so the event loop keeps
-answering), and hands every request back exactly its own results, in its own order.
+Requests wait in a bounded asyncio queue. One worker takes the first waiting request and all that queued up
+while the previous batch ran; if other requests are still arriving (being read and checked), it waits up to
+``max_wait`` seconds for them, but a request that arrives alone is not held back. Up to ``max_batch`` texts
+are grouped by method, each group runs in one worker thread (so the event loop keeps answering), and every
+request gets back exactly its own results, in its own order.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +24,24 @@ ExplainBatch = Callable[[list[str], str, np.ndarray], list[Explanation]]
 
 class QueueFull(Exception):
     """More texts are waiting than the server accepts; the client should retry later."""
+
+
+class Arrival:
+    """A request being read and checked; the batch being formed may wait for it (see ``arriving``)."""
+
+    def __init__(self, batcher: MicroBatcher) -> None:
+        self._batcher = batcher
+        self.open = True
+
+    async def explain(self, texts: Sequence[str], method: str, targets: np.ndarray) -> list[Explanation]:
+        self.close()  # and, in the same step of the event loop, join the queue
+        return await self._batcher.explain(texts, method, targets)
+
+    def close(self) -> None:
+        if self.open:
+            self.open = False
+            self._batcher.arriving_count -= 1
+            self._batcher.wake()
 
 
 @dataclass
@@ -42,6 +62,7 @@ class MicroBatcher:
         self.max_queued = max_queued
         self.queued = 0  # texts accepted and not yet answered
         self.batches = 0  # ONNX Runtime calls made, for monitoring
+        self.arriving_count = 0  # requests being read and checked
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
         self._arrived = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onnxplain-inference")
@@ -55,6 +76,19 @@ class MicroBatcher:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
         self._executor.shutdown(wait=True)
+
+    @contextmanager
+    def arriving(self) -> Iterator[Arrival]:
+        """Wrap the reading and checking of a request; call ``explain`` on what it yields to queue it."""
+        arrival = Arrival(self)
+        self.arriving_count += 1
+        try:
+            yield arrival
+        finally:
+            arrival.close()
+
+    def wake(self) -> None:
+        self._arrived.set()
 
     async def explain(self, texts: Sequence[str], method: str, targets: np.ndarray) -> list[Explanation]:
         """Queue texts for explanation and wait for their results; ``QueueFull`` when the queue is full."""
@@ -70,7 +104,7 @@ class MicroBatcher:
             self.queued -= len(texts)
 
     async def _gather(self) -> list[_Request]:
-        """The first waiting request and those that join it within ``max_wait``, up to ``max_batch`` texts."""
+        """The first waiting request and those queued or arriving within ``max_wait``; ``max_batch`` texts."""
         requests = [await self._queue.get()]
         size = len(requests[0].texts)
         deadline = asyncio.get_running_loop().time() + self.max_wait
@@ -79,7 +113,7 @@ class MicroBatcher:
                 request = self._queue.get_nowait()
             except asyncio.QueueEmpty:
                 remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
+                if self.arriving_count == 0 or remaining <= 0:
                     break
                 # wait on an event, not on the queue: a cancelled queue.get() may swallow a request
                 self._arrived.clear()

@@ -53,11 +53,11 @@ class Word:
 
 
 def tokens_of(encoding: TextEncoding, relevance: np.ndarray) -> list[Token]:
+    values = relevance.astype(np.float64).tolist()
+    special = encoding.special.tolist()
     return [
-        Token(text=t, start=s, end=e, relevance=float(r), special=bool(sp))
-        for t, (s, e), r, sp in zip(
-            encoding.tokens, encoding.offsets, relevance, encoding.special, strict=True
-        )
+        Token(text=t, start=s, end=e, relevance=r, special=sp)
+        for t, (s, e), r, sp in zip(encoding.tokens, encoding.offsets, values, special, strict=True)
     ]
 
 
@@ -74,11 +74,12 @@ def words_of(encoding: TextEncoding, relevance: np.ndarray) -> list[Word]:
         else:
             groups[-1].append(index)
         previous = word_id
+    values = relevance.astype(np.float64).tolist()
     words = []
     for indices in groups:
         start = min(encoding.offsets[i][0] for i in indices)
         end = max(encoding.offsets[i][1] for i in indices)
-        total = float(np.sum(relevance[indices], dtype=np.float64))
+        total = sum(values[i] for i in indices)
         words.append(Word(encoding.text[start:end], start, end, total, tuple(indices)))
     return words
 

@@ -131,14 +131,15 @@ def create_app(explainer: Explainer, limits: ServerLimits | None = None) -> Star
     about = metadata(explainer, limits)
 
     async def explain(request: Request) -> Response:
-        body = await _read_body(request, limits.max_body_bytes)
         try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise HTTPException(400, f"the request body is not valid JSON ({error})") from None
-        texts, method, targets = parse_explain_request(payload, explainer, limits)
-        try:
-            results = await batcher.explain(texts, method, targets)
+            with batcher.arriving() as arrival:
+                body = await _read_body(request, limits.max_body_bytes)
+                try:
+                    payload = json.loads(body)
+                except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                    raise HTTPException(400, f"the request body is not valid JSON ({error})") from None
+                texts, method, targets = parse_explain_request(payload, explainer, limits)
+                results = await arrival.explain(texts, method, targets)
         except QueueFull as error:
             return _error(503, f"the server is busy: {error}; retry shortly", {"Retry-After": "1"})
         except UserError as error:
