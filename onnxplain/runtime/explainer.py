@@ -74,7 +74,8 @@ class Explainer:
             )
         sessions = SessionPool(directory / MODEL_FILE, choose_device(device), intra_op_threads)
         explainer = cls(directory, manifest, sessions, batch_size, max_length or limit)
-        sessions.session((LOGITS,))  # starts the device now, so a device problem shows at load time
+        # build the most likely session now, so a device problem shows at load time, not at the first text
+        sessions.session((LOGITS, manifest.methods[explainer.default_method]))
         return explainer
 
     @property
