@@ -185,7 +185,8 @@ class Explainer:
         if head_mask is not None:
             feeds[HEAD_MASK] = self.check_head_mask(head_mask)
         names = [LOGITS] + [self.manifest.methods[m] for m in methods]
-        values = self._sessions.run(names, feeds)
+        default_mask = np.asarray(self.manifest.default_head_mask, dtype=np.float32)
+        values = self._sessions.run(names, feeds, defaults={HEAD_MASK: default_mask})
         outputs = {LOGITS: values[0]}
         outputs.update(zip(methods, values[1:], strict=True))
         return outputs

@@ -112,12 +112,20 @@ class SessionPool:
                 self._sessions.popitem(last=False)
             return session
 
-    def run(self, outputs: Sequence[str], feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        """Run the session for ``outputs``; feeds its graph does not read (after pruning) are left out."""
+    def run(
+        self,
+        outputs: Sequence[str],
+        feeds: Mapping[str, np.ndarray],
+        defaults: Mapping[str, np.ndarray] | None = None,
+    ) -> list[np.ndarray]:
+        """Run the session for ``outputs``. Feeds its graph does not read (after pruning) are left out;
+        ``defaults`` are fed only to inputs the graph requires (those without an initializer) and lack."""
         session = self.session(outputs)
-        accepted = {i.name for i in session.get_inputs()}
-        accepted |= {i.name for i in session.get_overridable_initializers()}
-        return session.run(list(outputs), {k: v for k, v in feeds.items() if k in accepted})
+        required = {i.name for i in session.get_inputs()}
+        accepted = required | {i.name for i in session.get_overridable_initializers()}
+        chosen = {k: v for k, v in feeds.items() if k in accepted}
+        chosen |= {k: v for k, v in (defaults or {}).items() if k in required and k not in chosen}
+        return session.run(list(outputs), chosen)
 
     def _build(self, outputs: list[str]) -> ort.InferenceSession:
         nodes, needed = needed_names(self._model.graph, outputs)
