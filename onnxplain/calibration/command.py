@@ -58,6 +58,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="CSV column or JSON field with the text (default 'text'); a number N picks the N-th column of a "
         "CSV without a header row",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="PyTorch CPU threads (default: PyTorch's choice)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -72,7 +79,14 @@ def run(args: argparse.Namespace) -> int:
     from onnxplain.calibration.dependencies import RELATIONS
     from onnxplain.calibration.plot import plot_head_statistics
     from onnxplain.calibration.selection import Thresholds, kept_head_list
+    from onnxplain.errors import UserError
 
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise UserError(f"--threads {args.threads} is not positive; pass 1 or more")
+        torch.set_num_threads(args.threads)
     thresholds = Thresholds.from_mapping(
         {
             **{relation: getattr(args, f"theta_{relation}") for relation in RELATIONS},
