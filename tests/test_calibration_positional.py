@@ -163,3 +163,28 @@ def test_heads_command_reports_a_bad_corpus_in_one_line(
     error = capsys.readouterr().err.strip()
     assert status == 2
     assert error.startswith("onnxplain heads: error:") and "--text-column" in error and "\n" not in error
+
+
+def test_left_padding_gives_the_same_statistics_as_right_padding(positional_model_dir: Path) -> None:
+    """Decoder tokenizers pad on the left: token positions of the arcs must move with the padding."""
+    from onnxplain.calibration.attention_pass import collect_head_statistics
+    from onnxplain.calibration.calibrate import load_model
+    from onnxplain.calibration.dependencies import load_parser, parse_arcs
+
+    # 6 and 8 tokens: left padding puts the short sentence's [CLS] at column 2, where its arcs' head word
+    # "ate" sits before padding, so an unshifted arc would count the uniform head's argmax as a hit
+    texts = ["she ate apples .", "the movie is very good ."]
+    model, tokenizer = load_model(positional_model_dir)
+    arcs = list(parse_arcs(texts, load_parser(), progress=False))
+    assert len(arcs[0]) == 2
+    results = {}
+    for side in ("right", "left"):
+        tokenizer.padding_side = side
+        results[side] = collect_head_statistics(model, tokenizer, texts, arcs, batch_size=2, progress=False)
+    right, left = results["right"], results["left"]
+    # heads 0 and 1 depend on relative position only; the random heads 2 and 3 see absolute positions move
+    hand_set = slice(0, 2)
+    assert right.syntactic_arcs.tolist() == left.syntactic_arcs.tolist()
+    assert right.syntactic_hits[0, UNIFORM_HEAD].sum() == 0
+    np.testing.assert_array_equal(right.syntactic_hits[:, hand_set], left.syntactic_hits[:, hand_set])
+    np.testing.assert_array_equal(right.offset_counts[:, hand_set], left.offset_counts[:, hand_set])
