@@ -45,7 +45,9 @@ def randomise(model, seed: int = 0, bias_scale: float = 0.1, zero_bias: bool = F
 def config_for(architecture: str, num_labels: int = 3, **overrides):
     import transformers as tf
 
-    common = dict(vocab_size=30522, num_labels=num_labels, max_position_embeddings=64, pad_token_id=0)
+    common = dict(
+        vocab_size=30522, num_labels=num_labels, max_position_embeddings=64, pad_token_id=0, initializer_range=0.3
+    )
     if architecture == "bert":
         return tf.BertConfig(**SMALL, **common, **overrides)
     if architecture == "roberta":
@@ -55,7 +57,7 @@ def config_for(architecture: str, num_labels: int = 3, **overrides):
     if architecture == "distilbert":
         return tf.DistilBertConfig(
             dim=32, n_layers=2, n_heads=4, hidden_dim=48, vocab_size=30522, num_labels=num_labels,
-            max_position_embeddings=64, pad_token_id=0, **overrides,
+            max_position_embeddings=64, pad_token_id=0, initializer_range=0.3, **overrides,
         )
     raise ValueError(architecture)
 

@@ -1,0 +1,189 @@
+"""Architecture adapters: where a Hugging Face checkpoint keeps each weight of the canonical encoder, and
+which flags set it apart. Adapters are data; `encoder.py` holds the one forward they all share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from onnxplain.errors import UserError
+
+
+@dataclass(frozen=True)
+class Linear:
+    weight: Tensor  # [out, in]
+    bias: Tensor | None
+
+
+@dataclass(frozen=True)
+class Norm:
+    weight: Tensor
+    bias: Tensor | None
+    eps: float
+
+
+@dataclass(frozen=True)
+class EncoderLayer:
+    query: Linear
+    key: Linear
+    value: Linear
+    attention_output: Linear
+    attention_norm: Norm
+    intermediate: Linear
+    output: Linear
+    output_norm: Norm
+
+
+@dataclass(frozen=True)
+class EncoderWeights:
+    """Everything the canonical post-norm encoder needs, read out of one checkpoint."""
+
+    architecture: str
+    num_heads: int
+    activation: str  # of the feed-forward block
+    pad_token_id: int
+    position_scheme: str  # "absolute": 0..T-1; "after-padding": RoBERTa's pad_id + 1 + index of non-pad
+    word_embeddings: Tensor
+    position_embeddings: Tensor
+    token_type_embeddings: Tensor | None
+    embedding_norm: Norm
+    embedding_projection: Linear | None
+    layers: tuple[EncoderLayer, ...]
+    classifier: tuple[tuple[Linear, str | None], ...]  # applied to token 0: (layer, activation after it)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def num_labels(self) -> int:
+        return int(self.classifier[-1][0].weight.shape[0])
+
+
+@dataclass(frozen=True)
+class EncoderAdapter:
+    """Names of a checkpoint's weights, relative to the prefixes given, and its flags."""
+
+    model_types: tuple[str, ...]
+    embeddings: str
+    layers: str
+    classifier: tuple[tuple[str, str | None], ...]
+    word: str = "word_embeddings"
+    position: str = "position_embeddings"
+    token_type: str | None = "token_type_embeddings"
+    embedding_norm: str = "LayerNorm"
+    embedding_projection: str | None = None
+    query: str = "attention.self.query"
+    key: str = "attention.self.key"
+    value: str = "attention.self.value"
+    attention_output: str = "attention.output.dense"
+    attention_norm: str = "attention.output.LayerNorm"
+    intermediate: str = "intermediate.dense"
+    output: str = "output.dense"
+    output_norm: str = "output.LayerNorm"
+    position_scheme: str = "absolute"
+    activation_key: str = "hidden_act"
+
+
+BERT = EncoderAdapter(
+    model_types=("bert",),
+    embeddings="bert.embeddings",
+    layers="bert.encoder.layer",
+    classifier=(("bert.pooler.dense", "tanh"), ("classifier", None)),
+)
+ROBERTA = EncoderAdapter(
+    model_types=("roberta", "xlm-roberta", "camembert"),
+    embeddings="roberta.embeddings",
+    layers="roberta.encoder.layer",
+    classifier=(("classifier.dense", "tanh"), ("classifier.out_proj", None)),
+    position_scheme="after-padding",
+)
+ELECTRA = EncoderAdapter(
+    model_types=("electra",),
+    embeddings="electra.embeddings",
+    layers="electra.encoder.layer",
+    classifier=(("classifier.dense", "gelu"), ("classifier.out_proj", None)),
+    embedding_projection="electra.embeddings_project",
+)
+DISTILBERT = EncoderAdapter(
+    model_types=("distilbert",),
+    embeddings="distilbert.embeddings",
+    layers="distilbert.transformer.layer",
+    classifier=(("pre_classifier", "relu"), ("classifier", None)),
+    token_type=None,
+    query="attention.q_lin",
+    key="attention.k_lin",
+    value="attention.v_lin",
+    attention_output="attention.out_lin",
+    attention_norm="sa_layer_norm",
+    intermediate="ffn.lin1",
+    output="ffn.lin2",
+    output_norm="output_layer_norm",
+    activation_key="activation",
+)
+
+ADAPTERS: tuple[EncoderAdapter, ...] = (BERT, ROBERTA, ELECTRA, DISTILBERT)
+
+
+def supported_model_types() -> list[str]:
+    return sorted(t for adapter in ADAPTERS for t in adapter.model_types)
+
+
+def adapter_for(model_type: str) -> EncoderAdapter:
+    for adapter in ADAPTERS:
+        if model_type in adapter.model_types:
+            return adapter
+    raise UserError(
+        f"model type {model_type!r} is not supported; onnxplain exports {', '.join(supported_model_types())}"
+    )
+
+
+def read_weights(model_type: str, config: object, state: dict[str, Tensor]) -> EncoderWeights:
+    """Pick the canonical encoder's weights out of a sequence-classification checkpoint's state dict."""
+    adapter = adapter_for(model_type)
+    eps = float(getattr(config, "layer_norm_eps", 1e-12))
+
+    def tensor(name: str) -> Tensor:
+        if name not in state:
+            raise UserError(f"the checkpoint has no weight {name!r}; is it a {model_type} sequence classifier?")
+        return state[name].detach().to(torch.float32)
+
+    def linear(name: str) -> Linear:
+        bias = state.get(f"{name}.bias")
+        return Linear(tensor(f"{name}.weight"), None if bias is None else bias.detach().float())
+
+    def norm(name: str) -> Norm:
+        bias = state.get(f"{name}.bias")
+        return Norm(tensor(f"{name}.weight"), None if bias is None else bias.detach().float(), eps)
+
+    def layer(i: int) -> EncoderLayer:
+        p = f"{adapter.layers}.{i}"
+        return EncoderLayer(
+            query=linear(f"{p}.{adapter.query}"),
+            key=linear(f"{p}.{adapter.key}"),
+            value=linear(f"{p}.{adapter.value}"),
+            attention_output=linear(f"{p}.{adapter.attention_output}"),
+            attention_norm=norm(f"{p}.{adapter.attention_norm}"),
+            intermediate=linear(f"{p}.{adapter.intermediate}"),
+            output=linear(f"{p}.{adapter.output}"),
+            output_norm=norm(f"{p}.{adapter.output_norm}"),
+        )
+
+    e = adapter.embeddings
+    projection = adapter.embedding_projection
+    return EncoderWeights(
+        architecture=adapter.model_types[0],
+        num_heads=int(config.num_attention_heads),  # type: ignore[attr-defined]
+        activation=str(getattr(config, adapter.activation_key)),
+        pad_token_id=int(getattr(config, "pad_token_id", None) or 0),
+        position_scheme=adapter.position_scheme,
+        word_embeddings=tensor(f"{e}.{adapter.word}.weight"),
+        position_embeddings=tensor(f"{e}.{adapter.position}.weight"),
+        token_type_embeddings=tensor(f"{e}.{adapter.token_type}.weight") if adapter.token_type else None,
+        embedding_norm=norm(f"{e}.{adapter.embedding_norm}"),
+        embedding_projection=linear(projection) if projection and f"{projection}.weight" in state else None,
+        layers=tuple(layer(i) for i in range(int(config.num_hidden_layers))),  # type: ignore[attr-defined]
+        classifier=tuple((linear(name), act) for name, act in adapter.classifier),
+    )

@@ -1,0 +1,63 @@
+"""``onnxplain export MODEL_DIR OUT_DIR``: write an explainer artifact (needs the ``export`` extra)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from onnxplain.errors import UserError
+from onnxplain.runtime.artifact import METHODS
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model_dir", type=Path, help="Hugging Face sequence-classification directory")
+    parser.add_argument("out_dir", type=Path, help="artifact directory to write")
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated subset of: {', '.join(METHODS)} (default all)",
+    )
+    masks = parser.add_mutually_exclusive_group()
+    masks.add_argument("--head-mask", type=Path, help="layers x heads 0/1 .npy file (default: every head kept)")
+    masks.add_argument(
+        "--calibration",
+        type=Path,
+        help="corpus (txt, csv or jsonl) to find syntactic and positional heads on",
+    )
+    parser.add_argument(
+        "--calibration-mode", default="synt+pos", help="head selection with --calibration (default synt+pos)"
+    )
+    parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
+    parser.add_argument("--max-length", type=int, help="longest input in tokens (default: the model's limit)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from onnxplain.export import export_model
+
+    head_mask, source = None, None
+    if args.head_mask is not None:
+        try:
+            head_mask = np.load(args.head_mask)
+        except (OSError, ValueError) as error:
+            raise UserError(f"cannot read the head mask {args.head_mask} ({error}); pass a .npy file") from None
+        source = {"source": "file", "path": str(args.head_mask)}
+    elif args.calibration is not None:
+        from onnxplain.calibration import calibrate_for_export
+
+        head_mask, source = calibrate_for_export(args.model_dir, args.calibration, mode=args.calibration_mode)
+    started = time.perf_counter()
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    out = export_model(
+        args.model_dir,
+        args.out_dir,
+        methods=methods,
+        head_mask=head_mask,
+        head_mask_source=source,
+        opset=args.opset,
+        max_length=args.max_length,
+    )
+    print(f"wrote {out} in {time.perf_counter() - started:.0f} s (checked against PyTorch at 2 other shapes)")
+    return 0

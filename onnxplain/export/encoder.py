@@ -1,0 +1,122 @@
+"""The canonical post-norm Transformer encoder classifier (BERT, RoBERTa, ELECTRA, DistilBERT), written once
+against a rule set. One forward pass records what the explanation methods read afterwards."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from onnxplain.export.architectures import EncoderWeights, Linear, Norm
+from onnxplain.export.rulesets import Gradient
+
+ACTIVATIONS = {
+    "gelu": lambda x: torch.nn.functional.gelu(x),
+    "gelu_new": lambda x: torch.nn.functional.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": lambda x: torch.nn.functional.gelu(x, approximate="tanh"),
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "silu": torch.nn.functional.silu,
+    "swish": torch.nn.functional.silu,
+}
+
+
+def activation_function(name: str):
+    if name not in ACTIVATIONS:
+        raise NotImplementedError(f"activation {name!r} has no rule; known: {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+@dataclass
+class Trace:
+    """What one forward pass through a rule set leaves for the methods.
+
+    ``embeddings`` is the summed input embedding (word + position + token type, before the embedding norm),
+    a leaf of the autograd graph. ``contexts[l]`` is each head's context ``A_l V_l`` *after* the head mask,
+    so what arrives there in the backward pass is the unmasked context relevance of layer ``l``.
+    """
+
+    logits: Tensor
+    embeddings: Tensor
+    word_embeddings: Tensor  # the word part of ``embeddings`` (no gradient of its own)
+    attentions: list[Tensor] = field(default_factory=list)  # [B, H, T, T]
+    values: list[Tensor] = field(default_factory=list)  # [B, H, T, d]
+    contexts: list[Tensor] = field(default_factory=list)  # [B, H, T, d]
+    hidden_states: list[Tensor] = field(default_factory=list)  # output of each layer, [B, T, D]
+
+
+def position_ids(weights: EncoderWeights, input_ids: Tensor) -> Tensor:
+    if weights.position_scheme == "after-padding":
+        is_token = (input_ids != weights.pad_token_id).to(torch.int64)
+        return torch.cumsum(is_token, dim=1) * is_token + weights.pad_token_id
+    return torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0).expand_as(input_ids)
+
+
+def attention_bias(attention_mask: Tensor) -> Tensor:
+    """Additive bias [B, 1, 1, T]: 0 for tokens, the most negative float for padding."""
+    blocked = (1.0 - attention_mask.to(torch.float32))[:, None, None, :]
+    return blocked * torch.finfo(torch.float32).min
+
+
+def encode(
+    weights: EncoderWeights,
+    rules: Gradient,
+    input_ids: Tensor,
+    attention_mask: Tensor,
+    token_type_ids: Tensor | None,
+    head_mask: Tensor,
+) -> Trace:
+    """Run the classifier through ``rules``; ``head_mask`` is [layers, heads] and is used by masked rule sets."""
+
+    def linear(x: Tensor, layer: Linear) -> Tensor:
+        return rules.linear(x, layer.weight, layer.bias)
+
+    def norm(x: Tensor, layer: Norm) -> Tensor:
+        return rules.norm(x, layer.weight, layer.bias, layer.eps)
+
+    words = weights.word_embeddings[input_ids]
+    embeddings = words + weights.position_embeddings[position_ids(weights, input_ids)]
+    if weights.token_type_embeddings is not None:
+        types = torch.zeros_like(input_ids) if token_type_ids is None else token_type_ids
+        embeddings = embeddings + weights.token_type_embeddings[types]
+    embeddings = embeddings.detach().requires_grad_(True)
+    trace = Trace(logits=embeddings, embeddings=embeddings, word_embeddings=words)
+
+    x = norm(embeddings, weights.embedding_norm)
+    if weights.embedding_projection is not None:
+        x = linear(x, weights.embedding_projection)
+
+    batch, tokens, hidden = x.shape
+    heads = weights.num_heads
+    head_dim = hidden // heads
+    bias = attention_bias(attention_mask)
+    feed_forward_activation = activation_function(weights.activation)
+
+    def split_heads(t: Tensor) -> Tensor:
+        return t.reshape(batch, tokens, heads, head_dim).transpose(1, 2)
+
+    for index, layer in enumerate(weights.layers):
+        query = split_heads(linear(x, layer.query))
+        key = split_heads(linear(x, layer.key))
+        value = split_heads(linear(x, layer.value))
+        scores = rules.attention_scores(query, key.transpose(-1, -2), 1.0 / math.sqrt(head_dim), bias)
+        attention = rules.softmax(scores)
+        context = rules.head_mask(rules.context(attention, value), head_mask[index])
+        trace.attentions.append(attention)
+        trace.values.append(value)
+        trace.contexts.append(context)
+        merged = context.transpose(1, 2).reshape(batch, tokens, hidden)
+        x = norm(rules.residual(linear(merged, layer.attention_output), x), layer.attention_norm)
+        inner = rules.activation(feed_forward_activation, linear(x, layer.intermediate))
+        x = norm(rules.residual(linear(inner, layer.output), x), layer.output_norm)
+        trace.hidden_states.append(x)
+
+    pooled = x[:, 0]
+    for dense, activation in weights.classifier:
+        pooled = linear(pooled, dense)
+        if activation is not None:
+            pooled = rules.activation(activation_function(activation), pooled)
+    trace.logits = pooled
+    return trace

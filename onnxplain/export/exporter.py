@@ -1,0 +1,158 @@
+"""``export_model``: a Hugging Face classifier directory in, an explainer artifact directory out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from onnxplain import __version__
+from onnxplain.errors import UserError
+from onnxplain.runtime import artifact
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OPSET = 18
+EXTERNAL_DATA_THRESHOLD = 1_800_000_000  # bytes; protobuf cannot hold a model of 2 GB or more
+
+
+def resolve_methods(methods: Sequence[str] | None) -> list[str]:
+    if not methods:
+        return list(artifact.METHODS)
+    unknown = [m for m in methods if m not in artifact.METHODS]
+    if unknown:
+        raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(artifact.METHODS)}")
+    return [m for m in artifact.METHODS if m in methods]  # canonical order, no duplicates
+
+
+def resolve_head_mask(head_mask: Any, layers: int, heads: int) -> np.ndarray:
+    if head_mask is None:
+        return np.ones((layers, heads), dtype=np.float32)
+    mask = np.asarray(head_mask, dtype=np.float32)
+    if mask.shape != (layers, heads) or not np.isin(mask, (0.0, 1.0)).all():
+        raise UserError(
+            f"the head mask must be a {layers}x{heads} matrix of 0 and 1 (layers x heads of this model), "
+            f"got shape {mask.shape}"
+        )
+    return mask
+
+
+def write_tokenizer(model_dir: Path, out_dir: Path) -> int:
+    """Copy (or produce) tokenizer.json; returns the pad token id."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    except (OSError, ValueError) as error:
+        raise UserError(f"{model_dir} has no usable tokenizer ({error}); save the tokenizer beside the model") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise UserError(f"the tokenizer of {model_dir} is not a fast tokenizer; onnxplain needs tokenizer.json")
+    if (model_dir / artifact.TOKENIZER_FILE).is_file():
+        shutil.copy(model_dir / artifact.TOKENIZER_FILE, out_dir / artifact.TOKENIZER_FILE)
+    else:
+        tokenizer.backend_tokenizer.save(str(out_dir / artifact.TOKENIZER_FILE))
+    return int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
+
+
+def finish_onnx(path: Path, head_mask: np.ndarray, manifest: artifact.Manifest) -> None:
+    """Give ``head_mask`` its default (an initializer of the same name, so callers may omit it) and store
+    the manifest in the model's metadata, so that model.onnx alone describes itself."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    model.graph.initializer.append(numpy_helper.from_array(head_mask.astype(np.float32), artifact.HEAD_MASK))
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = artifact.METADATA_KEY, json.dumps(manifest.to_json())
+    model.producer_name, model.producer_version = "onnxplain", __version__
+    large = model.ByteSize() > EXTERNAL_DATA_THRESHOLD
+    onnx.save_model(
+        model,
+        str(path),
+        save_as_external_data=large,
+        all_tensors_to_one_file=True,
+        location="model.onnx.data",
+    )
+
+
+def export_model(
+    model_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    methods: Sequence[str] | None = None,
+    head_mask: Any = None,
+    head_mask_source: str | dict[str, Any] | None = None,
+    opset: int = DEFAULT_OPSET,
+    max_length: int | None = None,
+) -> Path:
+    """Export a Hugging Face sequence classifier as an explainer artifact in ``out_dir``.
+
+    The graph is checked against eager PyTorch in ONNX Runtime at two shapes other than the one it was
+    traced at; a mismatch raises ``ExportMismatch`` and leaves no artifact behind.
+    """
+    import onnx
+    import onnxruntime
+    import torch
+    import transformers
+
+    from onnxplain.export import graph
+    from onnxplain.export.checkpoint import load_checkpoint
+    from onnxplain.export.verify import check_against_eager
+
+    started = time.perf_counter()
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    checkpoint = load_checkpoint(model_dir)
+    weights = checkpoint.weights
+    chosen = resolve_methods(methods)
+    mask = resolve_head_mask(head_mask, weights.num_layers, weights.num_heads)
+    length = min(max_length or checkpoint.max_positions, checkpoint.max_positions)
+    has_token_types = weights.token_type_embeddings is not None
+    provenance = head_mask_source if isinstance(head_mask_source, dict) else {"source": head_mask_source}
+    if provenance.get("source") is None:
+        provenance["source"] = "all heads kept (no mask given)" if head_mask is None else "given by the caller"
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as scratch:
+        work = Path(scratch)
+        pad_token_id = write_tokenizer(model_dir, work)
+        outputs = graph.export_onnx(weights, chosen, has_token_types, work / artifact.MODEL_FILE, opset)
+        manifest = artifact.Manifest(
+            architecture=checkpoint.model_type,
+            task="sequence-classification",
+            labels=checkpoint.labels,
+            inputs=graph.input_names(has_token_types),
+            methods=dict(zip(chosen, outputs[1:], strict=True)),
+            head_mask={
+                "default": mask.astype(int).tolist(),
+                "kept": [[int(layer), int(head)] for layer, head in zip(*np.nonzero(mask), strict=True)],
+                **provenance,
+            },
+            max_length=length,
+            num_layers=weights.num_layers,
+            num_heads=weights.num_heads,
+            pad_token_id=pad_token_id,
+            versions={
+                "onnxplain": __version__,
+                "torch": torch.__version__,
+                "transformers": transformers.__version__,
+                "onnx": onnx.__version__,
+                "onnxruntime": onnxruntime.__version__,
+                "opset": str(opset),
+            },
+            source={"model_dir": str(model_dir.resolve()), "weights_sha256": checkpoint.weights_sha256},
+        )
+        finish_onnx(work / artifact.MODEL_FILE, mask, manifest)
+        artifact.write_manifest(work, manifest)
+        check_against_eager(weights, chosen, has_token_types, work / artifact.MODEL_FILE)
+        for produced in work.iterdir():
+            shutil.move(str(produced), out_dir / produced.name)
+    logger.info("exported %s to %s in %.1f s", model_dir, out_dir, time.perf_counter() - started)
+    return out_dir

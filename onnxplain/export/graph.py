@@ -1,0 +1,91 @@
+"""Trace the explain function (forward passes and their rule-set backward passes) into one FX graph of
+plain ATen ops with ``make_fx``, then write it as ONNX with dynamic batch and sequence axes.
+
+``torch.onnx.export`` cannot export a module that calls ``autograd.grad``; tracing first with make_fx
+turns every backward pass into ordinary operations, which export cleanly (SPEC section 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from onnxplain.export.architectures import EncoderWeights
+from onnxplain.export.methods import explain
+from onnxplain.runtime import artifact
+
+
+def input_names(has_token_types: bool) -> list[str]:
+    names = [artifact.INPUT_IDS, artifact.ATTENTION_MASK]
+    if has_token_types:
+        names.append(artifact.TOKEN_TYPE_IDS)
+    return names + [artifact.TARGET, artifact.HEAD_MASK]
+
+
+def explain_function(weights: EncoderWeights, methods: Sequence[str], has_token_types: bool):
+    """A function of the graph inputs (in ``input_names`` order) returning (logits, *relevances)."""
+
+    def run(*inputs: Tensor) -> tuple[Tensor, ...]:
+        if has_token_types:
+            input_ids, attention_mask, token_type_ids, target, head_mask = inputs
+        else:
+            (input_ids, attention_mask, target, head_mask), token_type_ids = inputs, None
+        with torch.enable_grad():
+            outputs = explain(weights, input_ids, attention_mask, token_type_ids, target, head_mask, methods)
+        return tuple(outputs[name] for name in ("logits", *methods))
+
+    return run
+
+
+def example_inputs(weights: EncoderWeights, batch: int, tokens: int, has_token_types: bool, seed: int = 0):
+    """Random inputs of a given shape, the last example padded, for tracing and for checking."""
+    generator = torch.Generator().manual_seed(seed)
+    vocabulary = weights.word_embeddings.shape[0]
+    input_ids = torch.randint(1000 % vocabulary, vocabulary, (batch, tokens), generator=generator)
+    attention_mask = torch.ones(batch, tokens, dtype=torch.int64)
+    if batch > 1 and tokens > 2:
+        attention_mask[-1, tokens - tokens // 3 :] = 0
+        input_ids[-1, tokens - tokens // 3 :] = weights.pad_token_id
+    labels = weights.num_labels
+    target = torch.randint(-1, labels, (batch,), generator=generator)
+    head_mask = (torch.rand(weights.num_layers, weights.num_heads, generator=generator) > 0.4).float()
+    inputs = [input_ids, attention_mask]
+    if has_token_types:
+        inputs.append(torch.zeros(batch, tokens, dtype=torch.int64))
+    return tuple(inputs + [target, head_mask])
+
+
+def trace(weights: EncoderWeights, methods: Sequence[str], has_token_types: bool) -> torch.fx.GraphModule:
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    function = explain_function(weights, methods, has_token_types)
+    return make_fx(function, tracing_mode="symbolic", _allow_non_fake_inputs=True)(
+        *example_inputs(weights, 3, 17, has_token_types)
+    )
+
+
+def export_onnx(
+    weights: EncoderWeights, methods: Sequence[str], has_token_types: bool, path: Path, opset: int
+) -> list[str]:
+    """Write the explain graph to ``path``; returns the ONNX output names (logits first)."""
+    graph = trace(weights, methods, has_token_types)
+    names = input_names(has_token_types)
+    outputs = [artifact.LOGITS] + [artifact.relevance_output_name(m) for m in methods]
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    shapes: list[dict[int, object]] = [{0: batch, 1: sequence}] * (len(names) - 2) + [{0: batch}, {}]
+    program = torch.onnx.export(
+        graph,
+        example_inputs(weights, 3, 17, has_token_types),
+        dynamic_shapes=tuple(shapes),
+        input_names=names,
+        output_names=outputs,
+        opset_version=opset,
+        dynamo=True,
+        optimize=False,
+        verbose=False,
+    )
+    program.save(str(path), external_data=False)
+    return outputs

@@ -1,0 +1,155 @@
+"""Every explanation method of SPEC section 2, computed from forward passes through rule sets.
+
+``explain`` runs only the passes the requested methods need, so the same code is the eager-PyTorch
+reference and, traced once with every method, the explain graph that is exported to ONNX.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from onnxplain.export.architectures import EncoderWeights
+from onnxplain.export.encoder import Trace, encode
+from onnxplain.export.rules import product_relevance
+from onnxplain.export.rulesets import AttnLRP, Chefer, ConservativePropagation, Gradient
+from onnxplain.runtime.artifact import METHODS
+
+# Methods that read the ordinary gradient of the target logit.
+NEEDS_GRADIENT = {"mask-lrp", "transatt", "attention-gradcam", "grad-input", "attcat"}
+# Methods that are gradient x input at the embeddings after one pass through a modified rule set.
+GRADIENT_TIMES_INPUT = {
+    "cp-lrp": ConservativePropagation(),
+    "mask-cp-lrp": ConservativePropagation(head_masked=True),
+    "attnlrp": AttnLRP(),
+    "mask-attnlrp": AttnLRP(head_masked=True),
+}
+
+
+def target_one_hot(logits: Tensor, target: Tensor) -> Tensor:
+    """One-hot [B, labels] of the class to explain per example; a negative target means the predicted one."""
+    chosen = torch.where(target < 0, logits.argmax(dim=-1), target)
+    classes = torch.arange(logits.shape[-1], device=logits.device)
+    return (classes[None, :] == chosen[:, None]).to(logits.dtype)
+
+
+def backward(trace: Trace, one_hot: Tensor, tensors: Sequence[Tensor]) -> tuple[Tensor, ...]:
+    """What the backward pass of ``trace``'s rule set delivers at ``tensors``, from the target logit."""
+    return torch.autograd.grad(trace.logits, list(tensors), grad_outputs=one_hot)
+
+
+def rollout(matrices: Sequence[Tensor]) -> Tensor:
+    """``J = M_{L-1} ... M_0`` with ``M_l = rownorm(matrices[l] + I)`` (Abnar & Zuidema 2020)."""
+    eye = torch.eye(matrices[0].shape[-1], dtype=matrices[0].dtype, device=matrices[0].device)
+    joint: Tensor | None = None
+    for matrix in matrices:
+        step = matrix + eye
+        step = step / step.sum(dim=-1, keepdim=True)
+        joint = step if joint is None else step @ joint
+    assert joint is not None
+    return joint
+
+
+def stored_attention_relevance(trace: Trace, context_relevance: Sequence[Tensor], head_masked: bool) -> list[Tensor]:
+    """``R_{A_l}`` of SPEC 2.2 step 4: the product rule's share of the *unmasked* context relevance for the
+    attention probabilities. The Mask-LRP reference code stores it before the product rule's halving when a
+    head mask is given and after it when not (TransAtt); this reproduces that factor of 2 on purpose."""
+    factor = 1.0 if head_masked else 0.5
+    return [
+        product_relevance(attention, value, relevance)[0] * factor
+        for attention, value, relevance in zip(trace.attentions, trace.values, context_relevance, strict=True)
+    ]
+
+
+def chefer_rollout(gradients: Sequence[Tensor], attention_relevance: Sequence[Tensor]) -> Tensor:
+    """Steps 5-7 of SPEC 2.2: ``mean_h max(0, G * R_A)`` per layer, rolled out, row 0, ``J[0, 0] = 0``."""
+    maps = [(g * r).clamp(min=0).mean(dim=1) for g, r in zip(gradients, attention_relevance, strict=True)]
+    row = rollout(maps)[:, 0]
+    not_first = (torch.arange(row.shape[-1], device=row.device) != 0).to(row.dtype)
+    return row * not_first
+
+
+def attention_gradcam(attention: Tensor, gradient: Tensor, token_mask: Tensor) -> Tensor:
+    """Last layer's attention weighted per head by the mean of its gradient over the real (query, key)
+    pairs, averaged over heads, positive part, row 0."""
+    pairs = token_mask[:, None, :, None] * token_mask[:, None, None, :]
+    weight = (gradient * pairs).sum(dim=(2, 3)) / pairs.sum(dim=(2, 3))
+    return (attention * weight[:, :, None, None]).mean(dim=1).clamp(min=0)[:, 0]
+
+
+def attcat(trace: Trace, hidden_gradients: Sequence[Tensor], token_mask: Tensor) -> Tensor:
+    """AttCAT (Qiang et al. 2022): per layer, gradient x hidden state summed over features, weighted by the
+    layer's attention averaged over heads and real query rows; summed over layers."""
+    queries = token_mask.sum(dim=1, keepdim=True)
+    total = torch.zeros_like(token_mask)
+    for attention, hidden, gradient in zip(trace.attentions, trace.hidden_states, hidden_gradients, strict=True):
+        received = (attention.mean(dim=1) * token_mask[:, :, None]).sum(dim=1) / queries
+        total = total + (gradient * hidden).sum(dim=-1) * received
+    return total
+
+
+def explain(
+    weights: EncoderWeights,
+    input_ids: Tensor,
+    attention_mask: Tensor,
+    token_type_ids: Tensor | None,
+    target: Tensor,
+    head_mask: Tensor,
+    methods: Sequence[str] = METHODS,
+) -> dict[str, Tensor]:
+    """Logits and the [B, T] relevance of each method in ``methods`` (padding set to 0)."""
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}")
+
+    def run(rules: Gradient) -> Trace:
+        return encode(weights, rules, input_ids, attention_mask, token_type_ids, head_mask)
+
+    token_mask = attention_mask.to(torch.float32)
+    plain = run(Gradient())
+    one_hot = target_one_hot(plain.logits.detach(), target)
+    relevance: dict[str, Tensor] = {}
+    wanted = set(methods)
+
+    if wanted & {"raw-attention", "rollout"}:
+        relevance["raw-attention"] = plain.attentions[-1].mean(dim=1)[:, 0]
+        relevance["rollout"] = rollout([a.mean(dim=1) for a in plain.attentions])[:, 0]
+
+    if wanted & NEEDS_GRADIENT:
+        layers = len(plain.attentions)
+        grads = backward(plain, one_hot, [plain.embeddings, *plain.attentions, *plain.hidden_states])
+        embedding_gradient, attention_gradients, hidden_gradients = (
+            grads[0],
+            grads[1 : 1 + layers],
+            grads[1 + layers :],
+        )
+        # On the word embeddings: on the summed embedding it is identically 0, since the embedding
+        # LayerNorm is scale-invariant per token (x . dLN(x)/dx = 0).
+        relevance["grad-input"] = (embedding_gradient * plain.word_embeddings).sum(dim=-1)
+        relevance["attention-gradcam"] = attention_gradcam(plain.attentions[-1], attention_gradients[-1], token_mask)
+        relevance["attcat"] = attcat(plain, hidden_gradients, token_mask)
+
+    for head_masked, names in ((False, {"transatt", "full-lrp", "partial-lrp"}), (True, {"mask-lrp"})):
+        if not wanted & names:
+            continue
+        trace = run(Chefer(head_masked=head_masked))
+        embedding_relevance, *context_relevance = backward(trace, one_hot, [trace.embeddings, *trace.contexts])
+        stored = stored_attention_relevance(trace, context_relevance, head_masked)
+        if head_masked:
+            relevance["mask-lrp"] = chefer_rollout(attention_gradients, stored)
+        else:
+            relevance["transatt"] = chefer_rollout(attention_gradients, stored)
+            relevance["full-lrp"] = embedding_relevance.sum(dim=-1)
+            relevance["partial-lrp"] = stored[-1].clamp(min=0).mean(dim=1)[:, 0]
+
+    for name in sorted(wanted & GRADIENT_TIMES_INPUT.keys()):
+        trace = run(GRADIENT_TIMES_INPUT[name])
+        (gradient,) = backward(trace, one_hot, [trace.embeddings])
+        relevance[name] = (gradient * trace.embeddings).sum(dim=-1)
+
+    outputs = {"logits": plain.logits.detach()}
+    for name in methods:
+        outputs[name] = relevance[name].detach() * token_mask
+    return outputs

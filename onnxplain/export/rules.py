@@ -1,0 +1,184 @@
+"""LRP rules as small autograd functions.
+
+Each function computes the ordinary forward value; its backward carries *relevance* (Chefer rules) or a
+*modified gradient* (single-backward rule sets, where relevance = gradient x input) instead of the true
+gradient. Rules know nothing about models; `rulesets.py` says which rule goes where.
+
+References:
+    [Chefer]   Chefer, Gur, Wolf. Transformer Interpretability Beyond Attention Visualization. CVPR 2021.
+    [Ali]      Ali et al. XAI for Transformers: Better Explanations through Conservative Propagation. ICML 2022.
+    [AttnLRP]  Achtibat et al. AttnLRP: Attention-Aware Layer-Wise Relevance Propagation. ICML 2024.
+    [Mask-LRP] Song et al. Better Explain Transformers by Illuminating Important Information. EACL 2024.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.autograd import Function
+
+EPSILON = 1e-9
+
+
+def stabilised_divide(numerator: Tensor, denominator: Tensor) -> Tensor:
+    """``numerator / (denominator + eps * sign(denominator))``, and 0 where the denominator is 0."""
+    is_zero = denominator == 0
+    safe = denominator + EPSILON * torch.sign(denominator) + is_zero.to(denominator.dtype)
+    return torch.where(is_zero, torch.zeros_like(numerator), numerator / safe)
+
+
+def per_example_sum(tensor: Tensor) -> Tensor:
+    """Sum over every axis but the batch axis, kept broadcastable (relevance is normalised per example)."""
+    return tensor.reshape(tensor.shape[0], -1).sum(dim=1).reshape((-1,) + (1,) * (tensor.dim() - 1))
+
+
+def linear_relevance(x: Tensor, weight: Tensor, relevance: Tensor) -> Tensor:
+    """[Chefer] eq. 4 with alpha = 1, beta = 0, bias out of the denominator:
+    ``Z = x+ W+^T + x- W-^T``, ``S = R / Z``, ``R_x = x+ * (S W+) + x- * (S W-)``."""
+    w_pos, w_neg = weight.clamp(min=0), weight.clamp(max=0)
+    x_pos, x_neg = x.clamp(min=0), x.clamp(max=0)
+    z = torch.nn.functional.linear(x_pos, w_pos) + torch.nn.functional.linear(x_neg, w_neg)
+    s = stabilised_divide(relevance, z)
+    return x_pos * (s @ w_pos) + x_neg * (s @ w_neg)
+
+
+def product_relevance(p: Tensor, q: Tensor, relevance: Tensor) -> tuple[Tensor, Tensor]:
+    """[Chefer] rule for the product of two activations ``z = P @ Q`` (before halving):
+    ``R_P = P * ((R / z) Q^T)``, ``R_Q = Q * (P^T (R / z))``."""
+    s = stabilised_divide(relevance, p @ q)
+    return p * (s @ q.transpose(-1, -2)), q * (p.transpose(-1, -2) @ s)
+
+
+class ChefersLinear(Function):
+    """Linear layer ``y = x W^T + b`` whose backward is the alpha-1 LRP rule [Chefer, eq. 4]."""
+
+    @staticmethod
+    def forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return torch.nn.functional.linear(x, weight, bias)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        x, weight, _ = inputs
+        ctx.save_for_backward(x, weight)
+
+    @staticmethod
+    def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, None, None]:
+        x, weight = ctx.saved_tensors
+        return linear_relevance(x, weight, relevance), None, None
+
+
+class ChefersResidual(Function):
+    """Residual ``z = a + b`` [Chefer, eqs. 8-9]: split ``R`` in proportion to each operand's
+    contribution, then rescale each branch to ``|sum R_a| / (|sum R_a| + |sum R_b|) * sum R``, per example."""
+
+    @staticmethod
+    def forward(a: Tensor, b: Tensor) -> Tensor:
+        return a + b
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.save_for_backward(*inputs, output)
+
+    @staticmethod
+    def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, Tensor]:
+        a, b, z = ctx.saved_tensors
+        s = stabilised_divide(relevance, z)
+        r_a, r_b = a * s, b * s
+        sum_a, sum_b, total = per_example_sum(r_a), per_example_sum(r_b), per_example_sum(relevance)
+        share_a = stabilised_divide(sum_a.abs(), sum_a.abs() + sum_b.abs()) * total
+        share_b = stabilised_divide(sum_b.abs(), sum_a.abs() + sum_b.abs()) * total
+        return r_a * stabilised_divide(share_a, sum_a), r_b * stabilised_divide(share_b, sum_b)
+
+
+class ChefersProduct(Function):
+    """Product of two activations ``z = P @ Q`` (attention scores, context) [Chefer, eq. 10]:
+    the product rule, each operand's relevance halved."""
+
+    @staticmethod
+    def forward(p: Tensor, q: Tensor) -> Tensor:
+        return p @ q
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, Tensor]:
+        p, q = ctx.saved_tensors
+        r_p, r_q = product_relevance(p, q, relevance)
+        return r_p / 2, r_q / 2
+
+
+class RelevancePassthrough(Function):
+    """Any shape-preserving operation whose relevance passes through unchanged [Chefer, sec. 3]:
+    GELU, tanh, LayerNorm, softmax, dropout, the attention scaling and mask bias."""
+
+    @staticmethod
+    def forward(x: Tensor, operation: Callable[[Tensor], Tensor]) -> Tensor:
+        return operation(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        pass
+
+    @staticmethod
+    def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, None]:
+        return relevance, None
+
+
+class IdentityRule(Function):
+    """Element-wise activation ``y = f(x)`` by the identity rule [Ali, sec. 3.2; AttnLRP, eq. 9]: the
+    gradient is scaled by ``f(x) / x``, so that gradient x input passes relevance through unchanged."""
+
+    @staticmethod
+    def forward(x: Tensor, activation: Callable[[Tensor], Tensor]) -> Tensor:
+        return activation(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.save_for_backward(inputs[0], output)
+
+    @staticmethod
+    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, None]:
+        x, y = ctx.saved_tensors
+        return gradient * stabilised_divide(y, x), None
+
+
+class UniformProduct(Function):
+    """Product of two activations ``z = P @ Q`` by the uniform rule [AttnLRP, prop. 3.3]: each operand's
+    gradient is halved, so that gradient x input gives each operand half of the product's relevance."""
+
+    @staticmethod
+    def forward(p: Tensor, q: Tensor) -> Tensor:
+        return p @ q
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, Tensor]:
+        p, q = ctx.saved_tensors
+        return (gradient @ q.transpose(-1, -2)) / 2, (p.transpose(-1, -2) @ gradient) / 2
+
+
+class HeadMask(Function):
+    """[Mask-LRP, sec. 3.2]: the relevance (or modified gradient) arriving at each head's context
+    ``C = A V`` is multiplied by that head's 0/1 mask, so masked heads pass nothing to lower layers.
+    The forward value is unchanged: head masks never change the prediction."""
+
+    @staticmethod
+    def forward(context: Tensor, head_mask: Tensor) -> Tensor:
+        return context.clone()
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.save_for_backward(inputs[1])
+
+    @staticmethod
+    def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, None]:
+        (head_mask,) = ctx.saved_tensors  # [heads]; context is [batch, heads, tokens, head_dim]
+        return relevance * head_mask[None, :, None, None].to(relevance.dtype), None

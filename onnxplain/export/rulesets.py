@@ -1,0 +1,137 @@
+"""Rule sets: which rule each kind of operation of a Transformer gets.
+
+A rule set is what the canonical model calls for every operation whose backward matters (linear layers,
+activations, norms, residual adds, the two attention products, softmax, the head mask). Architectures never
+name a rule and rules never name an architecture; the canonical model is written once against this
+interface. After a forward pass through a rule set, ``torch.autograd.grad`` of the target logit gives:
+
+- ``Gradient``: the ordinary gradient.
+- ``Chefer``: Chefer's LRP relevance itself (SPEC section 2.1).
+- ``ConservativePropagation`` (CP-LRP) and ``AttnLRP``: a modified gradient; relevance = gradient x input.
+
+Masked variants (``head_masked=True``) multiply what arrives at each head's context by the head mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from onnxplain.export import rules
+
+Activation = Callable[[Tensor], Tensor]
+
+
+def layer_norm(x: Tensor, weight: Tensor, bias: Tensor | None, eps: float, constant_std: bool) -> Tensor:
+    """LayerNorm written out, so that its standard deviation can be held constant (CP-LRP, AttnLRP)."""
+    centred = x - x.mean(dim=-1, keepdim=True)
+    std = torch.sqrt(centred.pow(2).mean(dim=-1, keepdim=True) + eps)
+    if constant_std:
+        std = std.detach()
+    y = centred / std * weight
+    return y if bias is None else y + bias
+
+
+class Gradient:
+    """The ordinary gradient: every operation differentiates as itself; head masks are ignored."""
+
+    name = "gradient"
+    head_masked = False
+
+    def linear(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return torch.nn.functional.linear(x, weight, bias)
+
+    def activation(self, fn: Activation, x: Tensor) -> Tensor:
+        return fn(x)
+
+    def norm(self, x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> Tensor:
+        return layer_norm(x, weight, bias, eps, constant_std=False)
+
+    def residual(self, branch: Tensor, skip: Tensor) -> Tensor:
+        return branch + skip
+
+    def attention_scores(self, query: Tensor, key_t: Tensor, scale: float, bias: Tensor) -> Tensor:
+        return (query @ key_t) * scale + bias
+
+    def softmax(self, scores: Tensor) -> Tensor:
+        return torch.softmax(scores, dim=-1)
+
+    def context(self, attention: Tensor, value: Tensor) -> Tensor:
+        return attention @ value
+
+    def head_mask(self, context: Tensor, head_mask: Tensor) -> Tensor:
+        return context
+
+
+class Chefer(Gradient):
+    """Chefer et al.'s LRP rules (SPEC 2.1): the backward pass carries relevance."""
+
+    name = "chefer"
+
+    def __init__(self, head_masked: bool = False) -> None:
+        self.head_masked = head_masked
+
+    def linear(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return rules.ChefersLinear.apply(x, weight, bias)
+
+    def activation(self, fn: Activation, x: Tensor) -> Tensor:
+        return rules.RelevancePassthrough.apply(x, fn)
+
+    def norm(self, x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> Tensor:
+        return rules.RelevancePassthrough.apply(x, lambda t: layer_norm(t, weight, bias, eps, False))
+
+    def residual(self, branch: Tensor, skip: Tensor) -> Tensor:
+        return rules.ChefersResidual.apply(branch, skip)
+
+    def attention_scores(self, query: Tensor, key_t: Tensor, scale: float, bias: Tensor) -> Tensor:
+        product = rules.ChefersProduct.apply(query, key_t)
+        return rules.RelevancePassthrough.apply(product, lambda t: t * scale + bias)
+
+    def softmax(self, scores: Tensor) -> Tensor:
+        return rules.RelevancePassthrough.apply(scores, lambda t: torch.softmax(t, dim=-1))
+
+    def context(self, attention: Tensor, value: Tensor) -> Tensor:
+        return rules.ChefersProduct.apply(attention, value)
+
+    def head_mask(self, context: Tensor, head_mask: Tensor) -> Tensor:
+        return rules.HeadMask.apply(context, head_mask) if self.head_masked else context
+
+
+class ConservativePropagation(Gradient):
+    """CP-LRP (Ali et al. 2022): LayerNorm's standard deviation and the attention probabilities held
+    constant, activations by the identity rule; gradient x input is then conservative."""
+
+    name = "cp-lrp"
+
+    def __init__(self, head_masked: bool = False) -> None:
+        self.head_masked = head_masked
+
+    def activation(self, fn: Activation, x: Tensor) -> Tensor:
+        return rules.IdentityRule.apply(x, fn)
+
+    def norm(self, x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> Tensor:
+        return layer_norm(x, weight, bias, eps, constant_std=True)
+
+    def softmax(self, scores: Tensor) -> Tensor:
+        return torch.softmax(scores, dim=-1).detach()
+
+    def head_mask(self, context: Tensor, head_mask: Tensor) -> Tensor:
+        return rules.HeadMask.apply(context, head_mask) if self.head_masked else context
+
+
+class AttnLRP(ConservativePropagation):
+    """AttnLRP (Achtibat et al. 2024): as CP-LRP for norms and activations, but attention is explained:
+    the uniform rule on both products, softmax by its ordinary gradient x input."""
+
+    name = "attnlrp"
+
+    def attention_scores(self, query: Tensor, key_t: Tensor, scale: float, bias: Tensor) -> Tensor:
+        return rules.UniformProduct.apply(query, key_t) * scale + bias
+
+    def softmax(self, scores: Tensor) -> Tensor:
+        return torch.softmax(scores, dim=-1)
+
+    def context(self, attention: Tensor, value: Tensor) -> Tensor:
+        return rules.UniformProduct.apply(attention, value)
