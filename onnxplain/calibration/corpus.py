@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,13 +74,12 @@ def _plain_lines(path: Path) -> Iterator[str]:
 
 def _csv_texts(path: Path, delimiter: str, text_column: str | None) -> Iterator[str]:
     with path.open(encoding="utf-8-sig", newline="") as stream:
-        rows = csv.reader(stream, delimiter=delimiter)
-        first = next(rows, None)
+        reader = csv.reader(stream, delimiter=delimiter)
+        first = next(reader, None)
         if first is None:
             return
         column, skip_first = _text_column_index(path, first, text_column)
-        if not skip_first:
-            rows = _chain_row(first, rows)
+        rows: Iterator[list[str]] = reader if skip_first else itertools.chain([first], reader)
         for number, row in enumerate(rows, start=2 if skip_first else 1):
             if not row:
                 continue
@@ -89,11 +89,6 @@ def _csv_texts(path: Path, delimiter: str, text_column: str | None) -> Iterator[
                     f"needs ({column + 1}); fix that row or choose another --text-column"
                 )
             yield row[column]
-
-
-def _chain_row(first: list[str], rows: Iterator[list[str]]) -> Iterator[list[str]]:
-    yield first
-    yield from rows
 
 
 def _text_column_index(path: Path, first_row: list[str], text_column: str | None) -> tuple[int, bool]:
@@ -128,8 +123,7 @@ def _jsonl_texts(path: Path, field: str) -> Iterator[str]:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise UserError(
-                    f"line {number} of corpus file {path} is not valid JSON ({error.msg}); write one JSON "
-                    "object a line"
+                    f"line {number} of corpus file {path} is not valid JSON ({error.msg}); write one JSON object a line"
                 ) from None
             if not isinstance(record, dict) or not isinstance(record.get(field), str):
                 raise UserError(
