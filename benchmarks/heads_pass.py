@@ -44,9 +44,7 @@ def main() -> None:
     parse_wall, parse_cpu = time.perf_counter() - wall, time.process_time() - cpu
 
     wall, cpu = time.perf_counter(), time.process_time()
-    statistics = collect_head_statistics(
-        model, tokenizer, texts, arcs, batch_size=args.batch_size, progress=False
-    )
+    statistics = collect_head_statistics(model, tokenizer, texts, arcs, batch_size=args.batch_size, progress=False)
     pass_wall, pass_cpu = time.perf_counter() - wall, time.process_time() - cpu
 
     threads = torch.get_num_threads()

@@ -62,9 +62,7 @@ def build_positional_model(out: Path) -> Path:
     with torch.no_grad():
         embeddings.word_embeddings.weight.zero_()
         embeddings.token_type_embeddings.weight.zero_()
-        embeddings.position_embeddings.weight.copy_(
-            torch.tensor([position_code(p) for p in range(POSITIONS)])
-        )
+        embeddings.position_embeddings.weight.copy_(torch.tensor([position_code(p) for p in range(POSITIONS)]))
         embeddings.LayerNorm.weight.fill_(1.0)
         embeddings.LayerNorm.bias.zero_()
         for head in (UNIFORM_HEAD, PREVIOUS_TOKEN_HEAD):
@@ -102,9 +100,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_previous_token_head_is_positional_and_uniform_head_is_not(
-    positional_model_dir: Path, corpus: Path
-) -> None:
+def test_previous_token_head_is_positional_and_uniform_head_is_not(positional_model_dir: Path, corpus: Path) -> None:
     # batch size 4 mixes lengths, so padding is exercised
     calibration = calibrate(positional_model_dir, corpus, mode="pos", batch_size=4, progress=False)
     assert calibration.positional_offset[0, PREVIOUS_TOKEN_HEAD] == -1

@@ -58,9 +58,7 @@ def test_words_map_to_their_word_pieces_through_offsets(tokenizer, doc) -> None:
 
 def test_arcs_keep_the_four_relations_and_map_dobj_to_obj(doc) -> None:
     arcs = dependency_arcs(doc)
-    found = sorted(
-        (RELATIONS[a.relation], doc.char_span(a.dependent_start, a.dependent_end).text) for a in arcs
-    )
+    found = sorted((RELATIONS[a.relation], doc.char_span(a.dependent_start, a.dependent_end).text) for a in arcs)
     assert found == [
         ("advmod", "unbelievably"),
         ("amod", "clumsy"),
@@ -74,9 +72,7 @@ def test_punctuation_numbers_and_one_character_words_are_skipped() -> None:
     from spacy.tokens import Doc
 
     vocab = spacy.blank("en").vocab
-    skipped = Doc(
-        vocab, words=["I", "ate", "42", "."], heads=[1, 1, 1, 1], deps=["nsubj", "ROOT", "dobj", "punct"]
-    )
+    skipped = Doc(vocab, words=["I", "ate", "42", "."], heads=[1, 1, 1, 1], deps=["nsubj", "ROOT", "dobj", "punct"])
     assert dependency_arcs(skipped) == []
     kept = Doc(vocab, words=["She", "ate", "apples"], heads=[1, 1, 1], deps=["nsubj", "ROOT", "dobj"])
     assert len(dependency_arcs(kept)) == 2
@@ -130,9 +126,7 @@ def test_head_forced_onto_syntactic_heads_scores_one_and_others_score_zero(token
     # first sub-token of the dependent -> first sub-token of its head word
     to_first_piece = {dependents[i][0]: heads_of[i][0] for i in dependents}
     # every sub-token but the first points at the head word: the first one, which counts, points at [SEP]
-    later_pieces = {
-        q: heads_of[i][0] for i in dependents for q in range(dependents[i][0] + 1, dependents[i][1])
-    }
+    later_pieces = {q: heads_of[i][0] for i in dependents for q in range(dependents[i][0] + 1, dependents[i][1])}
     later_pieces |= {dependents[i][0]: length - 1 for i in dependents}
     # the piece just after the head word (a neighbour, not the head)
     to_neighbour = {dependents[i][0]: heads_of[i][1] for i in dependents}

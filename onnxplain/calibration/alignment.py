@@ -33,9 +33,7 @@ class TokenOffsets:
     """Character spans of one sentence's content tokens, for looking up which tokens cover a word."""
 
     def __init__(self, offsets: Sequence[tuple[int, int]], special_tokens_mask: Sequence[int]) -> None:
-        positions = [
-            i for i, (start, end) in enumerate(offsets) if end > start and not special_tokens_mask[i]
-        ]
+        positions = [i for i, (start, end) in enumerate(offsets) if end > start and not special_tokens_mask[i]]
         self.positions = np.asarray(positions, dtype=np.int64)
         self.starts = np.asarray([offsets[i][0] for i in positions], dtype=np.int64)
         self.ends = np.asarray([offsets[i][1] for i in positions], dtype=np.int64)

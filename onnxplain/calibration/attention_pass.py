@@ -94,18 +94,14 @@ def collect_head_statistics(
             )
             query_mask = attention_mask.bool() & ~special
             statistics.add_positional(argmax, query_mask)
-            shifts = [
-                attention_mask.shape[1] - lengths[i] if tokenizer.padding_side == "left" else 0 for i in batch
-            ]
+            shifts = [attention_mask.shape[1] - lengths[i] if tokenizer.padding_side == "left" else 0 for i in batch]
             statistics.add_syntactic(argmax, _batch_arcs([aligned[i] for i in batch], shifts))
             bar.update(len(batch))
     bar.close()
     return statistics
 
 
-def _padded_special_tokens_mask(
-    rows: Sequence[Sequence[int]], length: int, padding_side: str
-) -> torch.Tensor:
+def _padded_special_tokens_mask(rows: Sequence[Sequence[int]], length: int, padding_side: str) -> torch.Tensor:
     """``[batch, length]`` bool: True on special tokens and on padding, placed as the tokenizer pads."""
     mask = torch.ones(len(rows), length, dtype=torch.bool)
     for i, row in enumerate(rows):
@@ -120,9 +116,7 @@ def _padded_special_tokens_mask(
 def _batch_arcs(sentences: Sequence[AlignedArcs], shifts: Sequence[int]) -> BatchArcs:
     """One batch's arcs; ``shifts[i]`` moves example ``i``'s token positions past its left padding."""
     example = np.concatenate([np.full(len(arcs), i, dtype=np.int64) for i, arcs in enumerate(sentences)])
-    shift = np.concatenate(
-        [np.full(len(arcs), s, dtype=np.int64) for arcs, s in zip(sentences, shifts, strict=True)]
-    )
+    shift = np.concatenate([np.full(len(arcs), s, dtype=np.int64) for arcs, s in zip(sentences, shifts, strict=True)])
     return BatchArcs(
         example=torch.from_numpy(example),
         query=torch.from_numpy(np.concatenate([arcs.query for arcs in sentences]) + shift),

@@ -42,9 +42,7 @@ class Calibration:
         """How many heads each selection mode keeps with these statistics and thresholds."""
         return {
             mode: int(
-                select_heads(
-                    self.accuracy, self.positional_frequency, mode=mode, thresholds=self.thresholds
-                ).sum()
+                select_heads(self.accuracy, self.positional_frequency, mode=mode, thresholds=self.thresholds).sum()
             )
             for mode in MODES
         }
@@ -57,9 +55,7 @@ class Calibration:
             "relations": list(RELATIONS),
             "arcs": dict(zip(RELATIONS, self.arcs_per_relation, strict=True)),
             "positional_rows": self.positional_rows,
-            "syntactic_accuracy": {
-                relation: _rounded(self.accuracy[:, :, r]) for r, relation in enumerate(RELATIONS)
-            },
+            "syntactic_accuracy": {relation: _rounded(self.accuracy[:, :, r]) for r, relation in enumerate(RELATIONS)},
             "positional_offset": self.positional_offset.tolist(),
             "positional_frequency": _rounded(self.positional_frequency),
             "syntactic_heads": kept_head_list(syntactic),

@@ -44,13 +44,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="share of tokens one offset must exceed for a positional head (default %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random mode (default %(default)s)")
-    parser.add_argument(
-        "--batch-size", type=int, default=64, help="sentences per forward pass (default %(default)s)"
-    )
+    parser.add_argument("--batch-size", type=int, default=64, help="sentences per forward pass (default %(default)s)")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N sentences")
-    parser.add_argument(
-        "--max-length", type=int, default=None, metavar="TOKENS", help="truncate longer sentences"
-    )
+    parser.add_argument("--max-length", type=int, default=None, metavar="TOKENS", help="truncate longer sentences")
     parser.add_argument(
         "--text-column",
         default=None,

@@ -66,9 +66,7 @@ def _heat_map(axis: Axes, values: np.ndarray, labels: np.ndarray | None, mask: n
     if labels is not None:
         for (layer, head), label in np.ndenumerate(labels):
             dark = np.nan_to_num(values[layer, head]) < 0.6
-            axis.text(
-                head, layer, label, ha="center", va="center", fontsize=7, color="white" if dark else "black"
-            )
+            axis.text(head, layer, label, ha="center", va="center", fontsize=7, color="white" if dark else "black")
     _outline(axis, mask)
     _layer_head_axes(axis, *mask.shape)
     axis.set_title(heading, fontsize=9)
@@ -93,19 +91,13 @@ def _reason_panel(
     _layer_head_axes(axis, *mask.shape)
     kept = int(mask.sum())
     axis.set_title(f"mode {mode}: {kept} of {mask.size} heads kept (outlined)", fontsize=9)
-    legend = [
-        Patch(color=c, label=n) for c, n in zip(colours[1:], ("syntactic", "positional", "both"), strict=True)
-    ]
-    axis.legend(
-        handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, fontsize=7, frameon=False
-    )
+    legend = [Patch(color=c, label=n) for c, n in zip(colours[1:], ("syntactic", "positional", "both"), strict=True)]
+    axis.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, fontsize=7, frameon=False)
 
 
 def _outline(axis: Axes, mask: np.ndarray) -> None:
     for layer, head in np.argwhere(mask > 0):
-        axis.add_patch(
-            Rectangle((head - 0.5, layer - 0.5), 1, 1, fill=False, edgecolor=KEPT_OUTLINE, linewidth=2.2)
-        )
+        axis.add_patch(Rectangle((head - 0.5, layer - 0.5), 1, 1, fill=False, edgecolor=KEPT_OUTLINE, linewidth=2.2))
 
 
 def _layer_head_axes(axis: Axes, num_layers: int, num_heads: int) -> None:

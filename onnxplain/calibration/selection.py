@@ -44,9 +44,7 @@ class Thresholds:
             raise UserError(f"unknown head threshold(s) {', '.join(unknown)}; use {', '.join(sorted(known))}")
         for name, value in values.items():
             if not 0.0 <= float(value) <= 1.0:
-                raise UserError(
-                    f"head threshold {name}={value} is outside [0, 1]; give a share between 0 and 1"
-                )
+                raise UserError(f"head threshold {name}={value} is outside [0, 1]; give a share between 0 and 1")
         return cls(**{name: float(value) for name, value in values.items()})
 
 
