@@ -10,6 +10,7 @@ import pytest
 
 from onnxplain.errors import UserError
 from onnxplain.runtime import Explainer, Explanation
+from onnxplain.runtime.tokenization import pad
 
 TEXTS = [
     "A gripping, beautifully shot film.",
@@ -53,20 +54,28 @@ def test_batched_results_equal_one_by_one(explainer: Explainer, method: str) -> 
         assert_same(result, alone)
 
 
-def test_every_method_from_a_pruned_session_equals_the_whole_graph(explainer: Explainer) -> None:
+def test_every_method_from_a_pruned_session_equals_the_whole_graph(explainer: Explainer, tiny_artifact: Path) -> None:
     encodings = explainer.tokenize(TEXTS[:4])
-    from onnxplain.runtime.tokenization import pad
-
     input_ids, attention_mask = pad(encodings, explainer.manifest.pad_token_id)
     everything = explainer.run(input_ids, attention_mask, methods=None)
     assert set(everything) == {"logits", *explainer.methods}
+    whole = ort.InferenceSession(str(tiny_artifact / "model.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"input_ids": input_ids, "attention_mask": attention_mask, "target": np.full(4, -1, np.int64)}
+    if "token_type_ids" in explainer.manifest.inputs:
+        feeds["token_type_ids"] = np.zeros_like(input_ids)
+    names = ["logits", *(explainer.manifest.methods[m] for m in explainer.methods)]
+    for name, value in zip(["logits", *explainer.methods], whole.run(names, feeds), strict=True):
+        np.testing.assert_array_equal(everything[name], value)  # same graph, same session options
     only_logits = explainer.run(input_ids, attention_mask, methods=())
     assert set(only_logits) == {"logits"}
     np.testing.assert_allclose(only_logits["logits"], everything["logits"], rtol=1e-5, atol=1e-6)
     for method in explainer.methods:
         alone = explainer.run(input_ids, attention_mask, methods=(method,))
-        assert alone[method].shape == input_ids.shape
-        np.testing.assert_allclose(alone[method], everything[method], rtol=1e-5, atol=1e-6)
+        assert set(alone) == {"logits", method} and alone[method].shape == input_ids.shape
+        # ONNX Runtime optimises a smaller graph differently (float sums re-associated); the divisions of the
+        # Chefer LRP rules amplify that to about 1e-3 of the relevance scale on this random model
+        scale = float(np.abs(everything[method]).max())
+        np.testing.assert_allclose(alone[method], everything[method], rtol=0, atol=5e-3 * scale)
         assert np.all(alone[method][attention_mask == 0] == 0), "padding must get zero relevance"
 
 
@@ -103,16 +112,25 @@ def test_targets_by_name_index_and_per_text(explainer: Explainer) -> None:
     assert not np.allclose(explained_other[0].relevance, explainer.explain(TEXTS[0])[0].relevance)
 
 
-def test_head_mask_of_all_ones_turns_mask_lrp_into_transatt(explainer: Explainer) -> None:
+def test_head_mask_override_reaches_the_masked_methods_only(explainer: Explainer) -> None:
     default = explainer.explain(TEXTS[2], method="mask-lrp")[0]
-    transatt = explainer.explain(TEXTS[2], method="transatt")[0]
     assert default.metadata["head_mask"] == "artifact default"
-    assert not np.allclose(default.relevance, transatt.relevance), "the fixture's mask drops two heads"
-    ones = np.ones((explainer.manifest.num_layers, explainer.manifest.num_heads), dtype=np.float32)
-    all_kept = explainer.explain(TEXTS[2], method="mask-lrp", head_mask=ones)[0]
-    assert all_kept.metadata["head_mask"] == "caller's"
-    np.testing.assert_allclose(all_kept.relevance, transatt.relevance, rtol=1e-5, atol=1e-7)
-    masked_transatt = explainer.explain(TEXTS[2], method="transatt", head_mask=np.zeros_like(ones))[0]
+    stored = np.asarray(explainer.manifest.default_head_mask, dtype=np.float32)
+    same = explainer.explain(TEXTS[2], method="mask-lrp", head_mask=stored)[0]
+    assert same.metadata["head_mask"] == "caller's"
+    np.testing.assert_allclose(same.relevance, default.relevance, rtol=1e-6, atol=1e-9)
+    # Mask-LRP's rollout reads each layer's unmasked relevance, so a layer's mask acts on the layers below it
+    # only: switching off the last layer's heads must change the result
+    last_layer_off = stored.copy()
+    last_layer_off[-1] = 0.0
+    changed = explainer.explain(TEXTS[2], method="mask-lrp", head_mask=last_layer_off)[0]
+    assert not np.allclose(changed.relevance, default.relevance)
+    if "mask-attnlrp" in explainer.methods:  # here every layer's mask reaches the input relevance
+        ones = np.ones_like(stored)
+        kept = explainer.explain(TEXTS[2], method="mask-attnlrp", head_mask=ones)[0]
+        assert not np.allclose(kept.relevance, explainer.explain(TEXTS[2], method="mask-attnlrp")[0].relevance)
+    transatt = explainer.explain(TEXTS[2], method="transatt")[0]
+    masked_transatt = explainer.explain(TEXTS[2], method="transatt", head_mask=np.zeros_like(stored))[0]
     np.testing.assert_array_equal(masked_transatt.relevance, transatt.relevance)
 
 
