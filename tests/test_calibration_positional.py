@@ -184,3 +184,11 @@ def test_left_padding_gives_the_same_statistics_as_right_padding(positional_mode
     assert right.syntactic_hits[0, UNIFORM_HEAD].sum() == 0
     np.testing.assert_array_equal(right.syntactic_hits[:, hand_set], left.syntactic_hits[:, hand_set])
     np.testing.assert_array_equal(right.offset_counts[:, hand_set], left.offset_counts[:, hand_set])
+
+
+def test_a_classifier_checkpoint_is_calibrated_through_its_encoder(tiny_model_dir: Path, corpus: Path) -> None:
+    """``onnxplain export --calibration`` passes a sequence-classification directory: its encoder is used."""
+    mask, provenance = calibrate_for_export(tiny_model_dir, corpus, mode="all", progress=False)
+    assert mask.shape == (2, 4) and mask.sum() == 8
+    assert provenance["statistics"]["positional_rows"] > 0
+    assert sum(provenance["statistics"]["arcs"].values()) > 0
