@@ -58,8 +58,10 @@ def collect_head_statistics(
     progress: bool = True,
 ) -> HeadStatistics:
     """Run ``model`` (a Hugging Face encoder or decoder loaded with eager attention) over ``texts`` and
-    return the syntactic and positional statistics of its heads; ``arcs[i]`` are the arcs of ``texts[i]``."""
-    max_length = max_length or model_max_length(tokenizer, model)
+    return the syntactic and positional statistics of its heads; ``arcs[i]`` are the arcs of ``texts[i]``.
+    Sentences are cut at ``max_length`` tokens, never beyond the model's own limit."""
+    limit = model_max_length(tokenizer, model)
+    max_length = min(max_length, limit) if max_length else limit
     encoded = tokenizer(
         list(texts),
         truncation=True,

@@ -99,6 +99,10 @@ def calibrate(
         thresholds = Thresholds.from_mapping(thresholds)
     if batch_size < 1:
         raise UserError(f"batch size {batch_size} is not positive; pass --batch-size 1 or more")
+    if limit is not None and limit < 1:
+        raise UserError(f"sentence limit {limit} is not positive; pass --limit 1 or more, or leave it out")
+    if max_length is not None and max_length < 3:
+        raise UserError(f"maximum length {max_length} leaves no room for text; pass --max-length 3 or more")
     texts = read_corpus(corpus_path, text_column=text_column, limit=limit)
     model, tokenizer = load_model(model_dir)
     arcs = list(parse_arcs(texts, load_parser(), progress=progress))
