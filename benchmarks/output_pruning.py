@@ -44,9 +44,7 @@ def main() -> None:
     args = parser.parse_args()
 
     explainer = Explainer.load(args.artifact)
-    input_ids, attention_mask = pad(
-        explainer.tokenize([SENTENCE] * args.batch), explainer.manifest.pad_token_id
-    )
+    input_ids, attention_mask = pad(explainer.tokenize([SENTENCE] * args.batch), explainer.manifest.pad_token_id)
     feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
     whole = ort.InferenceSession(
         str(args.artifact / "model.onnx"), session_options(None), providers=["CPUExecutionProvider"]

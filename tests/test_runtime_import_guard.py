@@ -36,9 +36,7 @@ GUARD = textwrap.dedent(
 
 def test_runtime_imports_without_torch_transformers_or_export() -> None:
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run(
-        [sys.executable, "-c", GUARD], cwd=root, capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run([sys.executable, "-c", GUARD], cwd=root, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.strip()) >= 10  # every runtime module was imported, renderers and server included
 

@@ -86,9 +86,7 @@ async def send_all(url: str, requests: list[dict]) -> list[tuple[int, dict]]:
         for index in pending:
             body = requests[index]["body"]
             content = body if isinstance(body, bytes) else json.dumps(body).encode()
-            response = await http.post(
-                "/explain", content=content, headers={"content-type": "application/json"}
-            )
+            response = await http.post("/explain", content=content, headers={"content-type": "application/json"})
             answers[index] = (response.status_code, response.json())
 
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)

@@ -20,9 +20,7 @@ def sample(truncated: bool = False) -> Explanation:
         Word("cast", 9, 13, 0.3, (5,)),
         Word("dull", 19, 23, -0.6, (6,)),
     ]
-    tokens = [Token("[CLS]", 0, 0, 0.0, True)] + [
-        Token(w.text.lower(), w.start, w.end, w.relevance) for w in words
-    ]
+    tokens = [Token("[CLS]", 0, 0, 0.0, True)] + [Token(w.text.lower(), w.start, w.end, w.relevance) for w in words]
     return Explanation(
         text=TEXT,
         method="mask-lrp",

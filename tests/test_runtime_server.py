@@ -99,15 +99,11 @@ def test_metadata_lists_labels_methods_and_kept_heads(client: TestClient, explai
     heads = data["head_mask"]
     assert (heads["layers"], heads["heads"]) == (explainer.manifest.num_layers, explainer.manifest.num_heads)
     mask = explainer.manifest.default_head_mask
-    assert heads["kept"] == [
-        [layer, h] for layer, row in enumerate(mask) for h, v in enumerate(row) if v > 0.5
-    ]
+    assert heads["kept"] == [[layer, h] for layer, row in enumerate(mask) for h, v in enumerate(row) if v > 0.5]
     assert data["limits"]["max_texts"] == LIMITS.max_texts
 
 
-def test_openapi_describes_the_endpoints_with_this_models_methods(
-    client: TestClient, explainer: Explainer
-) -> None:
+def test_openapi_describes_the_endpoints_with_this_models_methods(client: TestClient, explainer: Explainer) -> None:
     document = client.get("/openapi.json").json()
     assert document["openapi"].startswith("3.")
     assert {"/explain", "/health", "/metadata"} <= set(document["paths"])

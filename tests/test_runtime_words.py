@@ -70,9 +70,7 @@ def test_truncation_is_detected_and_reported(tokenizer: TextTokenizer) -> None:
     short, long = tokenizer.encode(["a short one", long_text])
     assert not short.truncated and long.truncated
     assert len(long) == 32 and long.tokens[-1] == "[SEP]"
-    result = explanation(
-        long, np.zeros(32, np.float32), np.zeros(3, np.float32), -1, "m", {0: "a", 1: "b", 2: "c"}, {}
-    )
+    result = explanation(long, np.zeros(32, np.float32), np.zeros(3, np.float32), -1, "m", {0: "a", 1: "b", 2: "c"}, {})
     assert result.truncated and result.warnings and "32 tokens" in result.warnings[0]
     assert result.to_json()["truncated"] is True
 

@@ -15,20 +15,14 @@ CHUNK_BATCHES = 4  # batches per progress-bar step
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("artifact", type=Path, help="artifact directory written by `onnxplain export`")
     parser.add_argument("texts", nargs="*", help="texts to explain")
-    parser.add_argument(
-        "--file", type=Path, help="also explain the lines of this UTF-8 file (blank lines skipped)"
-    )
+    parser.add_argument("--file", type=Path, help="also explain the lines of this UTF-8 file (blank lines skipped)")
     parser.add_argument("--method", help="explanation method (default: mask-lrp when the artifact has it)")
     parser.add_argument("--target", help="label (name or index) to explain; default: the predicted one")
     parser.add_argument("--format", choices=FORMATS, default="term", help="output view (default: term)")
     parser.add_argument("--out", type=Path, help="write here instead of standard output")
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="where to run (default: cpu)")
-    parser.add_argument(
-        "--batch-size", type=int, default=16, help="texts per ONNX Runtime call (default: 16)"
-    )
-    parser.add_argument(
-        "--max-length", type=int, help="cut texts after this many tokens (default: the model's)"
-    )
+    parser.add_argument("--batch-size", type=int, default=16, help="texts per ONNX Runtime call (default: 16)")
+    parser.add_argument("--max-length", type=int, help="cut texts after this many tokens (default: the model's)")
 
 
 def read_texts(args: argparse.Namespace) -> list[str]:
@@ -39,9 +33,7 @@ def read_texts(args: argparse.Namespace) -> list[str]:
         try:
             lines = args.file.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
-            raise UserError(
-                f"cannot read {args.file} ({error}); pass a UTF-8 text file, one text per line"
-            ) from None
+            raise UserError(f"cannot read {args.file} ({error}); pass a UTF-8 text file, one text per line") from None
         texts += [line for line in lines if line.strip()]
     if not texts:
         raise UserError("no text to explain; pass texts as arguments or a file with --file")

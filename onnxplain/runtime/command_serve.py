@@ -10,29 +10,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from onnxplain.runtime.server_limits import DEFAULT_LIMITS as limits
 
     parser.add_argument("artifact", type=Path, help="artifact directory written by `onnxplain export`")
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all; default: 127.0.0.1)"
-    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all; default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    parser.add_argument(
-        "--device", choices=("cpu", "cuda", "auto"), default="cpu", help="where to run (default: cpu)"
-    )
-    parser.add_argument(
-        "--max-length", type=int, help="cut texts after this many tokens (default: the model's)"
-    )
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="where to run (default: cpu)")
+    parser.add_argument("--max-length", type=int, help="cut texts after this many tokens (default: the model's)")
     parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: one per core)")
-    parser.add_argument(
-        "--max-text-chars", type=int, default=limits.max_text_chars, help="characters per text"
-    )
+    parser.add_argument("--max-text-chars", type=int, default=limits.max_text_chars, help="characters per text")
     parser.add_argument("--max-texts", type=int, default=limits.max_texts, help="texts per request")
-    parser.add_argument(
-        "--max-queued-texts", type=int, default=limits.max_queued_texts, help="queue depth (texts)"
-    )
+    parser.add_argument("--max-queued-texts", type=int, default=limits.max_queued_texts, help="queue depth (texts)")
     parser.add_argument("--max-batch", type=int, default=limits.max_batch, help="texts per ONNX Runtime call")
     parser.add_argument("--max-wait-ms", type=float, default=limits.max_wait_ms, help="micro-batching window")
-    parser.add_argument(
-        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
-    )
+    parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -69,9 +69,7 @@ class Explainer:
             raise UserError(f"batch size {batch_size} is not positive; use 1 or more")
         limit = manifest.max_length
         if max_length is not None and not 2 < max_length <= limit:
-            raise UserError(
-                f"max length {max_length} is outside 3..{limit} (the model's limit); pick one inside"
-            )
+            raise UserError(f"max length {max_length} is outside 3..{limit} (the model's limit); pick one inside")
         sessions = SessionPool(directory / MODEL_FILE, choose_device(device), intra_op_threads)
         explainer = cls(directory, manifest, sessions, batch_size, max_length or limit)
         # build the most likely session now, so a device problem shows at load time, not at the first text
@@ -109,9 +107,7 @@ class Explainer:
     ) -> list[Explanation]:
         """Explain each text with ``method``; ``target``: None (= predicted), a label, or one per text."""
         encodings = self.tokenize(texts)
-        return self.explain_encodings(
-            encodings, method, self.target_indices(target, len(encodings)), head_mask
-        )
+        return self.explain_encodings(encodings, method, self.target_indices(target, len(encodings)), head_mask)
 
     def explain_encodings(
         self,
@@ -205,9 +201,7 @@ class Explainer:
                 indices.append(PREDICTED_TARGET)
                 continue
             try:
-                indices.append(
-                    self.manifest.label_index(int(label) if isinstance(label, np.integer) else label)
-                )
+                indices.append(self.manifest.label_index(int(label) if isinstance(label, np.integer) else label))
             except KeyError as error:
                 raise UserError(f"{error.args[0]}; pass one of them as the target") from None
         return np.asarray(indices, dtype=np.int64)

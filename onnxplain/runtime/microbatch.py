@@ -138,9 +138,7 @@ class MicroBatcher:
                 texts = [text for request in group for text in request.texts]
                 targets = np.concatenate([request.targets for request in group])
                 try:
-                    results = await loop.run_in_executor(
-                        self._executor, self._explain, texts, method, targets
-                    )
+                    results = await loop.run_in_executor(self._executor, self._explain, texts, method, targets)
                 except Exception as error:  # every request of the batch learns why it failed
                     for request in group:
                         if not request.answer.done():

@@ -48,9 +48,7 @@ def openapi_document(explainer: Explainer, limits: ServerLimits) -> dict[str, An
                 "default": explainer.default_method,
             },
             "target": {
-                "description": (
-                    "label to explain (default: the predicted one); one for all texts, or one per text"
-                ),
+                "description": ("label to explain (default: the predicted one); one for all texts, or one per text"),
                 "oneOf": [label, {"type": "array", "items": {"oneOf": [label, {"type": "null"}]}}],
             },
         },
@@ -89,9 +87,7 @@ def openapi_document(explainer: Explainer, limits: ServerLimits) -> dict[str, An
                     "summary": "Explain one or more texts",
                     "requestBody": {
                         "required": True,
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/ExplainRequest"}}
-                        },
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ExplainRequest"}}},
                     },
                     "responses": {
                         "200": {

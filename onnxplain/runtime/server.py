@@ -52,18 +52,14 @@ def parse_explain_request(
         raise HTTPException(422, 'the body must be a JSON object such as {"texts": ["..."]}')
     unknown = set(payload) - {"text", "texts", "method", "target"}
     if unknown:
-        raise HTTPException(
-            422, f"unknown field(s) {', '.join(sorted(unknown))}; use text/texts, method, target"
-        )
+        raise HTTPException(422, f"unknown field(s) {', '.join(sorted(unknown))}; use text/texts, method, target")
     if ("text" in payload) == ("texts" in payload):
         raise HTTPException(422, 'give either "text" (one string) or "texts" (a list of strings)')
     texts = [payload["text"]] if "text" in payload else payload["texts"]
     if not isinstance(texts, list) or not texts:
         raise HTTPException(422, '"texts" must be a non-empty list of strings')
     if len(texts) > limits.max_texts:
-        raise HTTPException(
-            413, f"{len(texts)} texts in one request, more than the {limits.max_texts} allowed"
-        )
+        raise HTTPException(413, f"{len(texts)} texts in one request, more than the {limits.max_texts} allowed")
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise HTTPException(422, f"text {index} is {type(text).__name__}, not a string")
@@ -75,13 +71,9 @@ def parse_explain_request(
             )
     method = payload.get("method", explainer.default_method)
     if not isinstance(method, str) or method not in explainer.methods:
-        raise HTTPException(
-            422, f"unknown method {method!r}; this model offers {', '.join(explainer.methods)}"
-        )
+        raise HTTPException(422, f"unknown method {method!r}; this model offers {', '.join(explainer.methods)}")
     target = payload.get("target")
-    if isinstance(target, bool) or not (
-        target is None or isinstance(target, str | int) or isinstance(target, list)
-    ):
+    if isinstance(target, bool) or not (target is None or isinstance(target, str | int) or isinstance(target, list)):
         raise HTTPException(422, '"target" must be a label name or index, or a list of them (one per text)')
     if isinstance(target, list) and any(
         isinstance(t, bool) or not (t is None or isinstance(t, str | int)) for t in target
@@ -124,9 +116,7 @@ def create_app(explainer: Explainer, limits: ServerLimits | None = None) -> Star
     def explain_batch(texts: list[str], method: str, targets: np.ndarray) -> list[Any]:
         return explainer.explain_encodings(explainer.tokenize(texts), method, targets)
 
-    batcher = MicroBatcher(
-        explain_batch, limits.max_batch, limits.max_wait_ms / 1000, limits.max_queued_texts
-    )
+    batcher = MicroBatcher(explain_batch, limits.max_batch, limits.max_wait_ms / 1000, limits.max_queued_texts)
     document = openapi_document(explainer, limits)
     about = metadata(explainer, limits)
 
