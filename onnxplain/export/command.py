@@ -26,7 +26,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="corpus (txt, csv or jsonl) to find syntactic and positional heads on",
     )
     parser.add_argument(
-        "--calibration-mode", default="synt+pos", help="head selection with --calibration (default synt+pos)"
+        "--calibration-mode",
+        default="synt+pos",
+        help="head selection with --calibration: synt+pos (default), synt, pos, all, none, random",
+    )
+    parser.add_argument(
+        "--calibration-text-column", help="name or 0-based index of the text column of a CSV/JSONL corpus"
     )
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     parser.add_argument("--max-length", type=int, help="longest input in tokens (default: the model's limit)")
@@ -47,7 +52,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.calibration is not None:
         from onnxplain.calibration import calibrate_for_export
 
-        head_mask, source = calibrate_for_export(args.model_dir, args.calibration, mode=args.calibration_mode)
+        options = {} if args.calibration_text_column is None else {"text_column": args.calibration_text_column}
+        head_mask, source = calibrate_for_export(
+            args.model_dir, args.calibration, mode=args.calibration_mode, **options
+        )
     started = time.perf_counter()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     out = export_model(

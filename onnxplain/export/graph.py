@@ -7,7 +7,8 @@ turns every backward pass into ordinary operations, which export cleanly (SPEC s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -58,34 +59,60 @@ def example_inputs(weights: EncoderWeights, batch: int, tokens: int, has_token_t
     return tuple(inputs + [target, head_mask])
 
 
-def trace(weights: EncoderWeights, methods: Sequence[str], has_token_types: bool) -> torch.fx.GraphModule:
+def onnx_decompositions(opset: int) -> dict:
+    """The ATen-to-ATen decompositions the ONNX exporter would apply for ``opset``."""
+    from torch.onnx._internal.exporter import _decomp, _registration
+
+    registry = _registration.ONNXRegistry.from_torchlib(opset)
+    return _decomp.create_onnx_friendly_decomposition_table(set(_decomp.get_onnx_implemented_overloads(registry)))
+
+
+def trace(
+    weights: EncoderWeights, methods: Sequence[str], has_token_types: bool, decompositions: dict | None = None
+) -> torch.fx.GraphModule:
     from torch.fx.experimental.proxy_tensor import make_fx
 
     function = explain_function(weights, methods, has_token_types)
-    return make_fx(function, tracing_mode="symbolic", _allow_non_fake_inputs=True)(
+    return make_fx(function, decomposition_table=decompositions, tracing_mode="symbolic", _allow_non_fake_inputs=True)(
         *example_inputs(weights, 3, 17, has_token_types)
     )
+
+
+@contextlib.contextmanager
+def already_decomposed() -> Iterator[None]:
+    """The traced graph is decomposed with the exporter's own table while it is traced, so the exporter's
+    second decomposition pass (a full symbolic re-trace, most of the export time) would change nothing:
+    skip it. Tied to torch 2.13's exporter internals; torch is pinned."""
+    from torch.onnx._internal.exporter import _core
+
+    original = _core._fx_passes.decompose_with_registry
+    _core._fx_passes.decompose_with_registry = lambda program, registry: program
+    try:
+        yield
+    finally:
+        _core._fx_passes.decompose_with_registry = original
 
 
 def export_onnx(
     weights: EncoderWeights, methods: Sequence[str], has_token_types: bool, path: Path, opset: int
 ) -> list[str]:
     """Write the explain graph to ``path``; returns the ONNX output names (logits first)."""
-    graph = trace(weights, methods, has_token_types)
+    graph = trace(weights, methods, has_token_types, onnx_decompositions(opset))
     names = input_names(has_token_types)
     outputs = [artifact.LOGITS] + [artifact.relevance_output_name(m) for m in methods]
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     shapes: list[dict[int, object]] = [{0: batch, 1: sequence}] * (len(names) - 2) + [{0: batch}, {}]
-    program = torch.onnx.export(
-        graph,
-        example_inputs(weights, 3, 17, has_token_types),
-        dynamic_shapes=tuple(shapes),
-        input_names=names,
-        output_names=outputs,
-        opset_version=opset,
-        dynamo=True,
-        optimize=False,
-        verbose=False,
-    )
+    with already_decomposed():
+        program = torch.onnx.export(
+            graph,
+            example_inputs(weights, 3, 17, has_token_types),
+            dynamic_shapes=tuple(shapes),
+            input_names=names,
+            output_names=outputs,
+            opset_version=opset,
+            dynamo=True,
+            optimize=False,
+            verbose=False,
+        )
     program.save(str(path), external_data=False)
     return outputs
