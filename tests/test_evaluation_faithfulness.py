@@ -43,9 +43,7 @@ def test_batched_evaluation_equals_one_text_at_a_time(explainer: Explainer) -> N
     batched = perturbation_curves(explainer, texts, variants, batch_size=5, forward_batch_size=64)
     np.testing.assert_allclose(batched.p0, one_by_one.p0, rtol=0, atol=1e-5)
     for variant in variants:
-        np.testing.assert_allclose(
-            batched.deletion[variant.name], one_by_one.deletion[variant.name], atol=1e-5
-        )
+        np.testing.assert_allclose(batched.deletion[variant.name], one_by_one.deletion[variant.name], atol=1e-5)
         kept_batched, kept_alone = batched.sufficiency[variant.name], one_by_one.sufficiency[variant.name]
         np.testing.assert_allclose(kept_batched, kept_alone, atol=1e-5)
     assert batched.forward_sequences < len(texts) * len(variants) * 18  # de-duplication saved some calls

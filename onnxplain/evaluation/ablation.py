@@ -23,9 +23,7 @@ RANDOM_MASKS = 5
 
 
 def default_head_mask(manifest: Manifest) -> np.ndarray:
-    return np.asarray(manifest.default_head_mask, dtype=np.float32).reshape(
-        manifest.num_layers, manifest.num_heads
-    )
+    return np.asarray(manifest.default_head_mask, dtype=np.float32).reshape(manifest.num_layers, manifest.num_heads)
 
 
 def random_head_mask(num_layers: int, num_heads: int, kept: int, seed: int) -> np.ndarray:
@@ -60,9 +58,7 @@ def calibrated_mode_masks(manifest: Manifest) -> dict[str, np.ndarray]:
     return masks
 
 
-def ablation_variants(
-    manifest: Manifest, *, random_masks: int = RANDOM_MASKS, seed: int = 0
-) -> list[Variant]:
+def ablation_variants(manifest: Manifest, *, random_masks: int = RANDOM_MASKS, seed: int = 0) -> list[Variant]:
     """The ablation's masked Mask-LRP variants (the calibrated default itself is the ``mask-lrp`` method)."""
     shape = (manifest.num_layers, manifest.num_heads)
     variants = [

@@ -13,16 +13,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("artifact", type=Path, help="artifact directory written by `onnxplain export`")
     parser.add_argument("--data", type=Path, required=True, help="labelled texts: .csv, .tsv or .jsonl")
     parser.add_argument("--out", type=Path, required=True, help="directory for results.md/.json, curves.png")
-    parser.add_argument(
-        "--methods", help="comma-separated methods to evaluate (default: every method of the artifact)"
-    )
+    parser.add_argument("--methods", help="comma-separated methods to evaluate (default: every method of the artifact)")
     parser.add_argument("--limit", type=int, help="read only the first N texts of the data file")
     parser.add_argument("--text-column", default="text", help="text column or key (0-based if no header)")
     parser.add_argument("--label-column", default="label", help="label column or key; names or indices")
     parser.add_argument("--batch-size", type=int, default=16, help="texts explained per runtime call")
-    parser.add_argument(
-        "--forward-batch-size", type=int, default=256, help="perturbed sequences per forward-only call"
-    )
+    parser.add_argument("--forward-batch-size", type=int, default=256, help="perturbed sequences per forward-only call")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the random head masks")
     parser.add_argument("--min-tokens", type=int, default=20, help="skip texts with fewer tokens")
@@ -66,12 +62,10 @@ def run(args: argparse.Namespace) -> int:
             f"{', '.join(available)} in --methods"
         )
 
-    examples = read_labelled_texts(
-        args.data, manifest, text_column=args.text_column, label_column=args.label_column
-    )[: args.limit]
-    encoded = select_texts(
-        examples, explainer.tokenize([e.text for e in examples]), min_tokens=args.min_tokens
-    )
+    examples = read_labelled_texts(args.data, manifest, text_column=args.text_column, label_column=args.label_column)[
+        : args.limit
+    ]
+    encoded = select_texts(examples, explainer.tokenize([e.text for e in examples]), min_tokens=args.min_tokens)
     if not encoded.texts:
         raise UserError(
             f"none of the {len(examples)} texts has {args.min_tokens} tokens or more; "

@@ -56,9 +56,7 @@ def read_labelled_texts(
     return examples
 
 
-def _delimited_rows(
-    path: Path, delimiter: str, text_column: str, label_column: str
-) -> Iterator[tuple[int, str, str]]:
+def _delimited_rows(path: Path, delimiter: str, text_column: str, label_column: str) -> Iterator[tuple[int, str, str]]:
     # utf-8-sig drops the byte-order mark some exported CSV files start with
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter)

@@ -97,18 +97,14 @@ def relevance_by_variant(
     relevance: dict[str, list[np.ndarray]] = {}
     for group in groups.values():
         methods = tuple(dict.fromkeys(v.method for v in group))
-        outputs = explainer.run(
-            input_ids, attention_mask, methods=methods, target=target, head_mask=group[0].head_mask
-        )
+        outputs = explainer.run(input_ids, attention_mask, methods=methods, target=target, head_mask=group[0].head_mask)
         for variant in group:
             scores = outputs[variant.method]
             relevance[variant.name] = [scores[row, : len(t.input_ids)] for row, t in enumerate(texts)]
     return relevance
 
 
-def log_probabilities(
-    explainer: Explainer, sequences: Sequence[np.ndarray], forward_batch_size: int
-) -> np.ndarray:
+def log_probabilities(explainer: Explainer, sequences: Sequence[np.ndarray], forward_batch_size: int) -> np.ndarray:
     """``[sequences, labels]`` log-probabilities from forward-only calls on length-sorted chunks."""
     order = np.argsort([len(s) for s in sequences], kind="stable")
     result = np.empty((len(sequences), len(explainer.manifest.labels)))
