@@ -20,12 +20,14 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_artifact(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny BERT exported with every method and a partial head mask (heads 0 and 2 of layer 0 off)."""
+    """The tiny BERT exported with every method and a partial head mask (heads 0, 2 of layer 0 and head 1
+    of layer 1 off: a layer's mask changes Mask-LRP only through the layers below it)."""
     import numpy as np
 
     from onnxplain.export import export_model
 
     head_mask = np.ones((2, 4), dtype=np.float32)
     head_mask[0, [0, 2]] = 0.0
+    head_mask[1, 1] = 0.0
     out = tmp_path_factory.mktemp("tiny-artifact")
     return export_model(tiny_model_dir, out, head_mask=head_mask, head_mask_source="test fixture")

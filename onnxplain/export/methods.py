@@ -2,6 +2,11 @@
 
 ``explain`` runs only the passes the requested methods need, so the same code is the eager-PyTorch
 reference and, traced once with every method, the explain graph that is exported to ONNX.
+
+Methods that read one row of an attention-like matrix (raw attention, rollout, TransAtt, Mask-LRP, partial
+LRP, attention GradCAM) read the row of the *explained position*: token 0 ([CLS]) for encoders, the last
+real token for decoders. SPEC 2.2 step 7 zeroes ``J[0, 0]``, the explained token's relevance to itself;
+in general that is ``J[p, p]`` at the explained position ``p``, which is what is zeroed here.
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from onnxplain.export.architectures import EncoderWeights
-from onnxplain.export.encoder import Trace, encode
+from onnxplain.export.canonical import CanonicalWeights, forward
+from onnxplain.export.encoder import Trace
 from onnxplain.export.rules import product_relevance
 from onnxplain.export.rulesets import AttnLRP, Chefer, ConservativePropagation, Gradient
 from onnxplain.runtime.artifact import METHODS
@@ -40,6 +45,12 @@ def backward(trace: Trace, one_hot: Tensor, tensors: Sequence[Tensor]) -> tuple[
     return torch.autograd.grad(trace.logits, list(tensors), grad_outputs=one_hot)
 
 
+def rows_at(matrix: Tensor, position: Tensor) -> Tensor:
+    """Row ``position[b]`` of each example's [T, T] matrix: [B, T, T] -> [B, T]."""
+    batch, _, tokens = matrix.shape
+    return matrix.gather(1, position[:, None, None].expand(batch, 1, tokens)).squeeze(1)
+
+
 def rollout(matrices: Sequence[Tensor]) -> Tensor:
     """``J = M_{L-1} ... M_0`` with ``M_l = rownorm(matrices[l] + I)`` (Abnar & Zuidema 2020)."""
     eye = torch.eye(matrices[0].shape[-1], dtype=matrices[0].dtype, device=matrices[0].device)
@@ -63,20 +74,29 @@ def stored_attention_relevance(trace: Trace, context_relevance: Sequence[Tensor]
     ]
 
 
-def chefer_rollout(gradients: Sequence[Tensor], attention_relevance: Sequence[Tensor]) -> Tensor:
-    """Steps 5-7 of SPEC 2.2: ``mean_h max(0, G * R_A)`` per layer, rolled out, row 0, ``J[0, 0] = 0``."""
+def chefer_rollout(
+    gradients: Sequence[Tensor], attention_relevance: Sequence[Tensor], position: Tensor | None = None
+) -> Tensor:
+    """Steps 5-7 of SPEC 2.2: ``mean_h max(0, G * R_A)`` per layer, rolled out, the explained position's
+    row ``p`` with ``J[p, p] = 0``; ``position`` None means token 0 (row 0 and ``J[0, 0] = 0``, the SPEC's
+    encoder case)."""
     maps = [(g * r).clamp(min=0).mean(dim=1) for g, r in zip(gradients, attention_relevance, strict=True)]
-    row = rollout(maps)[:, 0]
-    not_first = (torch.arange(row.shape[-1], device=row.device) != 0).to(row.dtype)
-    return row * not_first
+    if position is None:
+        position = torch.zeros(maps[0].shape[0], dtype=torch.int64, device=maps[0].device)
+    row = rows_at(rollout(maps), position)
+    not_self = (torch.arange(row.shape[-1], device=row.device)[None, :] != position[:, None]).to(row.dtype)
+    return row * not_self
 
 
-def attention_gradcam(attention: Tensor, gradient: Tensor, token_mask: Tensor) -> Tensor:
+def attention_gradcam(attention: Tensor, gradient: Tensor, token_mask: Tensor, position: Tensor, causal: bool) -> Tensor:
     """Last layer's attention weighted per head by the mean of its gradient over the real (query, key)
-    pairs, averaged over heads, positive part, row 0."""
+    pairs (under a causal mask: those with the key at or before the query), averaged over heads, positive
+    part, the explained position's row."""
     pairs = token_mask[:, None, :, None] * token_mask[:, None, None, :]
+    if causal:
+        pairs = torch.tril(pairs)
     weight = (gradient * pairs).sum(dim=(2, 3)) / pairs.sum(dim=(2, 3))
-    return (attention * weight[:, :, None, None]).mean(dim=1).clamp(min=0)[:, 0]
+    return rows_at((attention * weight[:, :, None, None]).mean(dim=1).clamp(min=0), position)
 
 
 def attcat(trace: Trace, hidden_gradients: Sequence[Tensor], token_mask: Tensor) -> Tensor:
@@ -91,7 +111,7 @@ def attcat(trace: Trace, hidden_gradients: Sequence[Tensor], token_mask: Tensor)
 
 
 def explain(
-    weights: EncoderWeights,
+    weights: CanonicalWeights,
     input_ids: Tensor,
     attention_mask: Tensor,
     token_type_ids: Tensor | None,
@@ -105,17 +125,18 @@ def explain(
         raise ValueError(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}")
 
     def run(rules: Gradient) -> Trace:
-        return encode(weights, rules, input_ids, attention_mask, token_type_ids, head_mask)
+        return forward(weights, rules, input_ids, attention_mask, token_type_ids, head_mask)
 
     token_mask = attention_mask.to(torch.float32)
     plain = run(Gradient())
+    position = plain.explained_position
     one_hot = target_one_hot(plain.logits.detach(), target)
     relevance: dict[str, Tensor] = {}
     wanted = set(methods)
 
     if wanted & {"raw-attention", "rollout"}:
-        relevance["raw-attention"] = plain.attentions[-1].mean(dim=1)[:, 0]
-        relevance["rollout"] = rollout([a.mean(dim=1) for a in plain.attentions])[:, 0]
+        relevance["raw-attention"] = rows_at(plain.attentions[-1].mean(dim=1), position)
+        relevance["rollout"] = rows_at(rollout([a.mean(dim=1) for a in plain.attentions]), position)
 
     if wanted & NEEDS_GRADIENT:
         layers = len(plain.attentions)
@@ -128,7 +149,9 @@ def explain(
         # On the word embeddings: on the summed embedding it is identically 0, since the embedding
         # LayerNorm is scale-invariant per token (x . dLN(x)/dx = 0).
         relevance["grad-input"] = (embedding_gradient * plain.word_embeddings).sum(dim=-1)
-        relevance["attention-gradcam"] = attention_gradcam(plain.attentions[-1], attention_gradients[-1], token_mask)
+        relevance["attention-gradcam"] = attention_gradcam(
+            plain.attentions[-1], attention_gradients[-1], token_mask, position, plain.causal
+        )
         relevance["attcat"] = attcat(plain, hidden_gradients, token_mask)
 
     for head_masked, names in ((False, {"transatt", "full-lrp", "partial-lrp"}), (True, {"mask-lrp"})):
@@ -137,12 +160,12 @@ def explain(
         trace = run(Chefer(head_masked=head_masked))
         embedding_relevance, *context_relevance = backward(trace, one_hot, [trace.embeddings, *trace.contexts])
         stored = stored_attention_relevance(trace, context_relevance, head_masked)
-        if head_masked:
-            relevance["mask-lrp"] = chefer_rollout(attention_gradients, stored)
-        else:
-            relevance["transatt"] = chefer_rollout(attention_gradients, stored)
+        rollout_method = "mask-lrp" if head_masked else "transatt"
+        if rollout_method in wanted:
+            relevance[rollout_method] = chefer_rollout(attention_gradients, stored, position)
+        if not head_masked:
             relevance["full-lrp"] = embedding_relevance.sum(dim=-1)
-            relevance["partial-lrp"] = stored[-1].clamp(min=0).mean(dim=1)[:, 0]
+            relevance["partial-lrp"] = rows_at(stored[-1].clamp(min=0).mean(dim=1), position)
 
     for name in sorted(wanted & GRADIENT_TIMES_INPUT.keys()):
         trace = run(GRADIENT_TIMES_INPUT[name])

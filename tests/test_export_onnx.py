@@ -1,0 +1,114 @@
+"""The exported explain graph: ONNX Runtime equals eager PyTorch for every method at several shapes, the
+head mask is an overridable input, and the artifact describes itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+
+from onnxplain.errors import UserError
+from onnxplain.export import export_model, graph
+from onnxplain.export.checkpoint import load_checkpoint
+from onnxplain.export.verify import ExportMismatch, check_against_eager, largest_relative_error, tolerance
+from onnxplain.runtime import artifact
+from tests.tiny_models import build_tiny_classifier
+
+
+@pytest.fixture(scope="module")
+def session(tiny_artifact: Path) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(tiny_artifact / artifact.MODEL_FILE), options)
+
+
+@pytest.mark.parametrize(("batch", "tokens"), [(1, 2), (2, 9), (5, 31)])
+def test_onnx_runtime_equals_eager_pytorch_for_every_method(
+    tiny_model_dir: Path, session: onnxruntime.InferenceSession, batch: int, tokens: int
+) -> None:
+    weights = load_checkpoint(tiny_model_dir).weights
+    inputs = list(graph.example_inputs(weights, batch, tokens, has_token_types=True, seed=batch))
+    if batch == 5:  # a batch mixing lengths: rows padded to 31, 20, 7, 31, 13
+        for row, length in enumerate((31, 20, 7, 31, 13)):
+            inputs[1][row] = 0
+            inputs[1][row, :length] = 1
+            inputs[0][row, length:] = 0
+    feeds = {name: t.numpy() for name, t in zip(graph.input_names(True), inputs, strict=True)}
+    onnx_outputs = session.run(None, feeds)
+    eager_outputs = graph.explain_function(weights, artifact.METHODS, True)(*inputs)
+    for name, got, expected in zip(["logits", *artifact.METHODS], onnx_outputs, eager_outputs, strict=True):
+        assert got.shape == tuple(expected.shape), name
+        assert largest_relative_error(got, expected.numpy()) < tolerance(name), name
+
+
+def test_head_mask_input_is_optional_and_overrides_the_default(
+    tiny_artifact: Path, session: onnxruntime.InferenceSession
+) -> None:
+    manifest = artifact.read_manifest(tiny_artifact)
+    input_ids = np.array([[101, 2023, 3185, 2001, 2307, 1998, 2200, 102]], dtype=np.int64)
+    feeds = {
+        "input_ids": input_ids,
+        "attention_mask": np.ones_like(input_ids),
+        "token_type_ids": np.zeros_like(input_ids),
+        "target": np.array([-1], dtype=np.int64),
+    }
+    names = [manifest.methods[m] for m in ("mask-lrp", "mask-attnlrp", "transatt", "attnlrp")]
+    default = session.run(names, feeds)
+    explicit = session.run(names, {**feeds, "head_mask": np.array(manifest.default_head_mask, np.float32)})
+    every_head = session.run(names, {**feeds, "head_mask": np.ones((2, 4), np.float32)})
+    for a, b in zip(default, explicit, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(default[0], every_head[0]) and not np.allclose(default[1], every_head[1])
+    np.testing.assert_allclose(default[2], every_head[2], rtol=1e-6)  # transatt ignores the mask
+    np.testing.assert_allclose(default[3], every_head[3], rtol=1e-6)  # attnlrp ignores the mask
+
+
+def test_artifact_describes_itself(tiny_artifact: Path) -> None:
+    manifest = artifact.read_manifest(tiny_artifact)
+    assert manifest.inputs == ["input_ids", "attention_mask", "token_type_ids", "target", "head_mask"]
+    assert list(manifest.methods) == list(artifact.METHODS)
+    assert manifest.labels == {0: "label_0", 1: "label_1", 2: "label_2"}
+    assert manifest.head_mask["default"] == [[0, 1, 0, 1], [1, 0, 1, 1]]
+    assert manifest.head_mask["source"] == "test fixture"
+    assert (manifest.num_layers, manifest.num_heads, manifest.max_length) == (2, 4, 64)
+    model = onnx.load(str(tiny_artifact / artifact.MODEL_FILE), load_external_data=False)
+    stored = {p.key: p.value for p in model.metadata_props}[artifact.METADATA_KEY]
+    assert json.loads(stored) == json.loads((tiny_artifact / artifact.MANIFEST_FILE).read_text())
+    assert [o.name for o in model.graph.output] == ["logits", *manifest.methods.values()]
+    batch_axis = model.graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch_axis.dim_param and not batch_axis.HasField("dim_value")
+
+
+def test_a_graph_that_disagrees_with_pytorch_fails_the_check(tiny_artifact: Path, tmp_path: Path) -> None:
+    other = load_checkpoint(build_tiny_classifier(tmp_path / "other", "bert", seed=9)).weights
+    with pytest.raises(ExportMismatch, match="differs from eager PyTorch"):
+        check_against_eager(other, artifact.METHODS, True, tiny_artifact / artifact.MODEL_FILE)
+
+
+def test_bad_export_requests_fail_before_any_work(tiny_model_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="unknown method"):
+        export_model(tiny_model_dir, tmp_path / "a", methods=["mask-lrp", "shap"])
+    with pytest.raises(UserError, match="2x4 matrix"):
+        export_model(tiny_model_dir, tmp_path / "b", head_mask=np.ones((4, 2)))
+    assert not (tmp_path / "a" / artifact.MODEL_FILE).exists()
+
+
+def test_one_method_export_checks_and_explains(tiny_model_dir: Path, tmp_path: Path) -> None:
+    out = export_model(tiny_model_dir, tmp_path / "one", methods=["attnlrp"], max_length=32)
+    manifest = artifact.read_manifest(out)
+    assert manifest.methods == {"attnlrp": "relevance_attnlrp"} and manifest.max_length == 32
+    session = onnxruntime.InferenceSession(str(out / artifact.MODEL_FILE))
+    ids = torch.tensor([[101, 2023, 2003, 102]])
+    feeds = {
+        "input_ids": ids.numpy(),
+        "attention_mask": np.ones((1, 4), np.int64),
+        "token_type_ids": np.zeros((1, 4), np.int64),
+        "target": np.array([1], np.int64),
+    }
+    logits, relevance = session.run(None, feeds)
+    assert logits.shape == (1, 3) and relevance.shape == (1, 4)

@@ -1,0 +1,98 @@
+"""Each LRP rule conserves relevance where SPEC section 2.1 says it should, and does what it says."""
+
+from __future__ import annotations
+
+import torch
+
+from onnxplain.export import rules
+
+torch.manual_seed(0)
+
+
+def relevance_of(function, inputs: list[torch.Tensor], relevance: torch.Tensor) -> list[torch.Tensor]:
+    leaves = [t.clone().requires_grad_(True) for t in inputs]
+    output = function(*leaves)
+    return list(torch.autograd.grad(output, leaves, grad_outputs=relevance))
+
+
+def test_linear_rule_conserves_and_ignores_the_bias() -> None:
+    x, weight, bias = torch.randn(3, 5, 8), torch.randn(6, 8), torch.randn(6) * 5
+    relevance = torch.rand(3, 5, 6)
+    (r_x,) = relevance_of(lambda t: rules.ChefersLinear.apply(t, weight, bias), [x], relevance)
+    # where no input-weight product has a matching sign, Z = 0 and that output's relevance is dropped
+    z = x.clamp(min=0) @ weight.clamp(min=0).T + x.clamp(max=0) @ weight.clamp(max=0).T
+    assert torch.allclose(r_x.sum(), (relevance * (z != 0)).sum(), rtol=1e-4)
+    (r_without_bias,) = relevance_of(lambda t: rules.ChefersLinear.apply(t, weight, None), [x], relevance)
+    assert torch.allclose(r_x, r_without_bias)
+
+
+def test_linear_rule_matches_the_written_out_formula() -> None:
+    x, weight = torch.randn(4, 7), torch.randn(3, 7)
+    relevance = torch.randn(4, 3)
+    (r_x,) = relevance_of(lambda t: rules.ChefersLinear.apply(t, weight, None), [x], relevance)
+    expected = torch.zeros_like(x)
+    for n in range(4):
+        for j in range(3):
+            # alpha = 1: only same-sign products x_i * w_ji (positive contributions) share R_j
+            positive = x[n].clamp(min=0) * weight[j].clamp(min=0) + x[n].clamp(max=0) * weight[j].clamp(max=0)
+            if positive.sum() != 0:
+                expected[n] += positive / positive.sum() * relevance[n, j]
+    assert torch.allclose(r_x, expected, atol=1e-5)
+
+
+def test_residual_rule_conserves_per_example_and_keeps_signs() -> None:
+    a, b = torch.randn(2, 4, 6), torch.randn(2, 4, 6)
+    relevance = torch.rand(2, 4, 6)
+    relevance[1] *= 100  # a batch-wide normalisation would leak this into example 0
+    r_a, r_b = relevance_of(rules.ChefersResidual.apply, [a, b], relevance)
+    for n in range(2):
+        assert torch.allclose(r_a[n].sum() + r_b[n].sum(), relevance[n].sum(), rtol=1e-5)
+    alone_a, alone_b = relevance_of(rules.ChefersResidual.apply, [a[:1], b[:1]], relevance[:1])
+    assert torch.allclose(alone_a, r_a[:1]) and torch.allclose(alone_b, r_b[:1])
+    # rescaling multiplies each branch of each example by one factor: the pattern inside is kept
+    raw_a = a * relevance / (a + b)
+    ratio = r_a / raw_a
+    assert torch.allclose(ratio[0], ratio[0].flatten()[0].expand_as(ratio[0]), rtol=1e-4)
+
+
+def test_product_rule_halves_each_operand_and_conserves_in_total() -> None:
+    p, q = torch.randn(2, 3, 5, 4), torch.randn(2, 3, 4, 5)
+    relevance = torch.rand(2, 3, 5, 5)
+    r_p, r_q = relevance_of(rules.ChefersProduct.apply, [p, q], relevance)
+    assert torch.allclose(r_p.sum() * 2, relevance.sum(), rtol=1e-4)
+    assert torch.allclose(r_q.sum() * 2, relevance.sum(), rtol=1e-4)
+
+
+def test_passthrough_and_identity_rules() -> None:
+    x = torch.randn(3, 8)
+    relevance = torch.randn(3, 8)
+    (passed,) = relevance_of(lambda t: rules.RelevancePassthrough.apply(t, torch.tanh), [x], relevance)
+    assert torch.equal(passed, relevance)
+    gelu = torch.nn.functional.gelu
+    (scaled,) = relevance_of(lambda t: rules.IdentityRule.apply(t, gelu), [x], relevance)
+    # gradient x input through the identity rule gives back output relevance = gradient x output
+    assert torch.allclose(scaled * x, relevance * gelu(x), atol=1e-6)
+
+
+def test_uniform_product_gives_each_operand_half() -> None:
+    p, q = torch.randn(2, 5, 4), torch.randn(2, 4, 3)
+    gradient = torch.randn(2, 5, 3)
+    g_p, g_q = relevance_of(rules.UniformProduct.apply, [p, q], gradient)
+    total = (gradient * (p @ q)).sum()
+    assert torch.allclose((g_p * p).sum(), total / 2, rtol=1e-4)
+    assert torch.allclose((g_q * q).sum(), total / 2, rtol=1e-4)
+
+
+def test_head_mask_scales_what_arrives_per_head_and_keeps_the_value() -> None:
+    context = torch.randn(2, 3, 4, 5)
+    mask = torch.tensor([1.0, 0.0, 1.0])
+    assert torch.equal(rules.HeadMask.apply(context, mask), context)
+    relevance = torch.randn(2, 3, 4, 5)
+    (masked,) = relevance_of(lambda t: rules.HeadMask.apply(t, mask), [context], relevance)
+    assert torch.equal(masked[:, 1], torch.zeros(2, 4, 5))
+    assert torch.equal(masked[:, 0], relevance[:, 0])
+
+
+def test_stabilised_divide_is_zero_where_the_denominator_is() -> None:
+    out = rules.stabilised_divide(torch.tensor([1.0, 2.0, -3.0]), torch.tensor([0.0, 4.0, -1.0]))
+    assert out[0] == 0 and torch.isclose(out[1], torch.tensor(0.5)) and torch.isclose(out[2], torch.tensor(3.0))
