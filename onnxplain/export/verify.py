@@ -12,9 +12,17 @@ from onnxplain.export.architectures import EncoderWeights
 
 # (batch, tokens) checked after every export; the graph is traced at (3, 17).
 CHECK_SHAPES: tuple[tuple[int, int], ...] = ((1, 5), (4, 23))
-# Relative to the largest magnitude of each output. LRP's divisions amplify float rounding differences
-# between PyTorch and ONNX Runtime kernels to about 1e-4; a wrong graph is off by order 1.
-TOLERANCE = 2e-3
+# Relative to the largest magnitude of each output; a wrong graph is off by order 1. Chefer's rules divide
+# by sums that can cancel (attention scores near 0, residual branches of opposite sign), which amplifies
+# float32 rounding differences between PyTorch's and ONNX Runtime's kernels to about 1e-3 (more on deeper
+# models); the gradient-based methods agree to about 1e-6.
+TOLERANCE = 1e-3
+CHEFER_TOLERANCE = 3e-2
+CHEFER_METHODS = frozenset({"mask-lrp", "transatt", "full-lrp", "partial-lrp"})
+
+
+def tolerance(name: str) -> float:
+    return CHEFER_TOLERANCE if name in CHEFER_METHODS else TOLERANCE
 
 
 class ExportMismatch(UserError):
@@ -59,9 +67,9 @@ def check_against_eager(
                 )
             error = largest_relative_error(onnx_value, eager_value)
             worst[name] = max(worst[name], error)
-            if not np.isfinite(onnx_value).all() or error > TOLERANCE:
+            if not np.isfinite(onnx_value).all() or error > tolerance(name):
                 raise ExportMismatch(
                     f"the exported graph's {name} differs from eager PyTorch by {error:.2e} (relative; allowed "
-                    f"{TOLERANCE:.0e}) at batch {batch}, length {tokens}; the export is wrong, please report it"
+                    f"{tolerance(name):.0e}) at batch {batch}, length {tokens}; the export is wrong, please report it"
                 )
     return worst
