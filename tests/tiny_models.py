@@ -54,6 +54,20 @@ def config_for(architecture: str, num_labels: int = 3, **overrides):
         return tf.RobertaConfig(**SMALL, **common, **overrides)
     if architecture == "electra":
         return tf.ElectraConfig(embedding_size=24, **SMALL, **common, **overrides)
+    if architecture == "mpnet":
+        return tf.MPNetConfig(**SMALL, **common, **overrides)
+    if architecture == "gpt2":
+        return tf.GPT2Config(
+            n_embd=32, n_layer=2, n_head=4, n_inner=48, n_positions=64, vocab_size=30522, num_labels=num_labels,
+            pad_token_id=0, initializer_range=0.3, **overrides,
+        )
+    decoder = dict(SMALL, num_key_value_heads=2, rms_norm_eps=1e-6, tie_word_embeddings=False)
+    if architecture == "llama":
+        return tf.LlamaConfig(**decoder, **common, attention_bias=True, mlp_bias=True, **overrides)
+    if architecture == "qwen2":
+        return tf.Qwen2Config(**decoder, **common, **overrides)
+    if architecture == "mistral":
+        return tf.MistralConfig(**dict(decoder, num_key_value_heads=1), **common, **overrides)
     if architecture == "distilbert":
         return tf.DistilBertConfig(
             dim=32, n_layers=2, n_heads=4, hidden_dim=48, vocab_size=30522, num_labels=num_labels,
@@ -63,9 +77,16 @@ def config_for(architecture: str, num_labels: int = 3, **overrides):
 
 
 def build_tiny_classifier(
-    out: Path, architecture: str = "bert", seed: int = 0, num_labels: int = 3, zero_bias: bool = False
+    out: Path,
+    architecture: str = "bert",
+    seed: int = 0,
+    num_labels: int = 3,
+    zero_bias: bool = False,
+    task: str = "sequence-classification",
 ) -> Path:
-    """Write a tiny random sequence classifier of ``architecture`` (with tokenizer) to ``out``."""
+    """Write a tiny random model of ``architecture`` (with tokenizer) to ``out``: a sequence classifier, or
+    with ``task="causal-lm"`` a causal language model, or with ``task="question-answering"`` an extractive
+    question-answering model."""
     import torch
     import transformers as tf
 
@@ -73,7 +94,12 @@ def build_tiny_classifier(
     config = config_for(architecture, num_labels=num_labels)
     config.id2label = {i: f"label_{i}" for i in range(num_labels)}
     config.label2id = {v: k for k, v in config.id2label.items()}
-    model = tf.AutoModelForSequenceClassification.from_config(config, attn_implementation="eager")
+    auto = {
+        "sequence-classification": tf.AutoModelForSequenceClassification,
+        "causal-lm": tf.AutoModelForCausalLM,
+        "question-answering": tf.AutoModelForQuestionAnswering,
+    }[task]
+    model = auto.from_config(config, attn_implementation="eager")
     randomise(model, seed=seed, zero_bias=zero_bias)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

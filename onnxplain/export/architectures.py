@@ -52,6 +52,8 @@ class EncoderWeights:
     embedding_projection: Linear | None
     layers: tuple[EncoderLayer, ...]
     classifier: tuple[tuple[Linear, str | None], ...]  # applied to token 0: (layer, activation after it)
+    position_padding_id: int = 0  # the id "after-padding" positions count from (MPNet: always 1)
+    relative_attention_bias: Tensor | None = None  # [buckets, heads], added to every layer's scores (MPNet)
 
     @property
     def num_layers(self) -> int:
@@ -84,6 +86,8 @@ class EncoderAdapter:
     output: str = "output.dense"
     output_norm: str = "output.LayerNorm"
     position_scheme: str = "absolute"
+    position_padding_id: int | None = None  # None: the config's pad_token_id
+    relative_attention_bias: str | None = None
     activation_key: str = "hidden_act"
 
 
@@ -124,7 +128,23 @@ DISTILBERT = EncoderAdapter(
     activation_key="activation",
 )
 
-ADAPTERS: tuple[EncoderAdapter, ...] = (BERT, ROBERTA, ELECTRA, DISTILBERT)
+MPNET = EncoderAdapter(
+    model_types=("mpnet",),
+    embeddings="mpnet.embeddings",
+    layers="mpnet.encoder.layer",
+    classifier=(("classifier.dense", "tanh"), ("classifier.out_proj", None)),
+    token_type=None,
+    query="attention.attn.q",
+    key="attention.attn.k",
+    value="attention.attn.v",
+    attention_output="attention.attn.o",
+    attention_norm="attention.LayerNorm",
+    position_scheme="after-padding",
+    position_padding_id=1,  # Hugging Face's MPNetEmbeddings fixes it, whatever the config says
+    relative_attention_bias="mpnet.encoder.relative_attention_bias.weight",
+)
+
+ADAPTERS: tuple[EncoderAdapter, ...] = (BERT, ROBERTA, ELECTRA, DISTILBERT, MPNET)
 
 
 def supported_model_types() -> list[str]:
@@ -173,11 +193,13 @@ def read_weights(model_type: str, config: object, state: dict[str, Tensor]) -> E
 
     e = adapter.embeddings
     projection = adapter.embedding_projection
+    pad_token_id = int(getattr(config, "pad_token_id", None) or 0)
+    relative = adapter.relative_attention_bias
     return EncoderWeights(
         architecture=adapter.model_types[0],
         num_heads=int(config.num_attention_heads),  # type: ignore[attr-defined]
         activation=str(getattr(config, adapter.activation_key)),
-        pad_token_id=int(getattr(config, "pad_token_id", None) or 0),
+        pad_token_id=pad_token_id,
         position_scheme=adapter.position_scheme,
         word_embeddings=tensor(f"{e}.{adapter.word}.weight"),
         position_embeddings=tensor(f"{e}.{adapter.position}.weight"),
@@ -186,4 +208,6 @@ def read_weights(model_type: str, config: object, state: dict[str, Tensor]) -> E
         embedding_projection=linear(projection) if projection and f"{projection}.weight" in state else None,
         layers=tuple(layer(i) for i in range(int(config.num_hidden_layers))),  # type: ignore[attr-defined]
         classifier=tuple((linear(name), act) for name, act in adapter.classifier),
+        position_padding_id=pad_token_id if adapter.position_padding_id is None else adapter.position_padding_id,
+        relative_attention_bias=tensor(relative) if relative else None,
     )

@@ -52,7 +52,7 @@ def load_checkpoint(model_dir: str | Path) -> Checkpoint:
     labels = {int(i): str(name) for i, name in model.config.id2label.items()}
     max_positions = int(weights.position_embeddings.shape[0])
     if weights.position_scheme == "after-padding":
-        max_positions -= weights.pad_token_id + 1
+        max_positions -= weights.position_padding_id + 1
     return Checkpoint(
         directory=directory,
         model_type=config.model_type,

@@ -1,4 +1,4 @@
-"""The canonical post-norm Transformer encoder classifier (BERT, RoBERTa, ELECTRA, DistilBERT), written once
+"""The canonical post-norm Transformer encoder classifier (BERT, RoBERTa, ELECTRA, DistilBERT, MPNet), written once
 against a rule set. One forward pass records what the explanation methods read afterwards."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from onnxplain.export.architectures import EncoderWeights, Linear, Norm
+from onnxplain.export.positions import relative_position_bias
 from onnxplain.export.rulesets import Gradient
 
 ACTIVATIONS = {
@@ -21,6 +22,10 @@ ACTIVATIONS = {
     "silu": torch.nn.functional.silu,
     "swish": torch.nn.functional.silu,
 }
+
+# MPNet's relative position buckets: Hugging Face computes 32 buckets up to distance 128 whatever the config.
+RELATIVE_ATTENTION_BUCKETS = 32
+RELATIVE_ATTENTION_MAX_DISTANCE = 128
 
 
 def activation_function(name: str):
@@ -41,6 +46,8 @@ class Trace:
     logits: Tensor
     embeddings: Tensor
     word_embeddings: Tensor  # the word part of ``embeddings`` (no gradient of its own)
+    explained_position: Tensor  # [B] int64: the token whose final state the logits read (encoders: 0)
+    causal: bool = False  # attention rows reach only keys at or before the query (decoders)
     attentions: list[Tensor] = field(default_factory=list)  # [B, H, T, T]
     values: list[Tensor] = field(default_factory=list)  # [B, H, T, d]
     contexts: list[Tensor] = field(default_factory=list)  # [B, H, T, d]
@@ -49,8 +56,8 @@ class Trace:
 
 def position_ids(weights: EncoderWeights, input_ids: Tensor) -> Tensor:
     if weights.position_scheme == "after-padding":
-        is_token = (input_ids != weights.pad_token_id).to(torch.int64)
-        return torch.cumsum(is_token, dim=1) * is_token + weights.pad_token_id
+        is_token = (input_ids != weights.position_padding_id).to(torch.int64)
+        return torch.cumsum(is_token, dim=1) * is_token + weights.position_padding_id
     return torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0).expand_as(input_ids)
 
 
@@ -82,7 +89,8 @@ def encode(
         types = torch.zeros_like(input_ids) if token_type_ids is None else token_type_ids
         embeddings = embeddings + weights.token_type_embeddings[types]
     embeddings = embeddings.detach().requires_grad_(True)
-    trace = Trace(logits=embeddings, embeddings=embeddings, word_embeddings=words)
+    explained = torch.zeros(input_ids.shape[0], dtype=torch.int64, device=input_ids.device)
+    trace = Trace(logits=embeddings, embeddings=embeddings, word_embeddings=words, explained_position=explained)
 
     x = norm(embeddings, weights.embedding_norm)
     if weights.embedding_projection is not None:
@@ -92,6 +100,10 @@ def encode(
     heads = weights.num_heads
     head_dim = hidden // heads
     bias = attention_bias(attention_mask)
+    if weights.relative_attention_bias is not None:
+        bias = bias + relative_position_bias(
+            weights.relative_attention_bias, tokens, RELATIVE_ATTENTION_BUCKETS, RELATIVE_ATTENTION_MAX_DISTANCE
+        )
     feed_forward_activation = activation_function(weights.activation)
 
     def split_heads(t: Tensor) -> Tensor:

@@ -88,7 +88,9 @@ def chefer_rollout(
     return row * not_self
 
 
-def attention_gradcam(attention: Tensor, gradient: Tensor, token_mask: Tensor, position: Tensor, causal: bool) -> Tensor:
+def attention_gradcam(
+    attention: Tensor, gradient: Tensor, token_mask: Tensor, position: Tensor, causal: bool
+) -> Tensor:
     """Last layer's attention weighted per head by the mean of its gradient over the real (query, key)
     pairs (under a causal mask: those with the key at or before the query), averaged over heads, positive
     part, the explained position's row."""

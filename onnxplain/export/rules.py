@@ -165,6 +165,44 @@ class UniformProduct(Function):
         return (gradient @ q.transpose(-1, -2)) / 2, (p.transpose(-1, -2) @ gradient) / 2
 
 
+class ChefersGate(Function):
+    """Element-wise product of two activations ``z = a * b`` (the SwiGLU gate) by [Chefer, eq. 10] applied
+    element by element: ``R_a = a * b * (R / z) = R`` where ``z != 0``, the same for ``b``, then both halved."""
+
+    @staticmethod
+    def forward(a: Tensor, b: Tensor) -> Tensor:
+        return a * b
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, Tensor]:
+        (z,) = ctx.saved_tensors
+        share = z * stabilised_divide(relevance, z) / 2
+        return share, share
+
+
+class UniformGate(Function):
+    """Element-wise product of two activations ``z = a * b`` (the SwiGLU gate) by the uniform rule
+    [AttnLRP, prop. 3.3]: each operand's gradient is halved, so gradient x input gives each half of ``z``'s
+    relevance and the bilinear gate conserves it."""
+
+    @staticmethod
+    def forward(a: Tensor, b: Tensor) -> Tensor:
+        return a * b
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = ctx.saved_tensors
+        return gradient * b / 2, gradient * a / 2
+
+
 class HeadMask(Function):
     """[Mask-LRP, sec. 3.2]: the relevance (or modified gradient) arriving at each head's context
     ``C = A V`` is multiplied by that head's 0/1 mask, so masked heads pass nothing to lower layers.

@@ -1,7 +1,8 @@
 """Rule sets: which rule each kind of operation of a Transformer gets.
 
 A rule set is what the canonical model calls for every operation whose backward matters (linear layers,
-activations, norms, residual adds, the two attention products, softmax, the head mask). Architectures never
+activations, norms, residual adds, the two attention products, softmax, the head mask; for decoders also
+RMSNorm, the SwiGLU gate and the rotary embedding). Architectures never
 name a rule and rules never name an architecture; the canonical model is written once against this
 interface. After a forward pass through a rule set, ``torch.autograd.grad`` of the target logit gives:
 
@@ -19,7 +20,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from onnxplain.export import rules
+from onnxplain.export import positions, rules
 
 Activation = Callable[[Tensor], Tensor]
 
@@ -32,6 +33,14 @@ def layer_norm(x: Tensor, weight: Tensor, bias: Tensor | None, eps: float, const
         std = std.detach()
     y = centred / std * weight
     return y if bias is None else y + bias
+
+
+def rms_norm(x: Tensor, weight: Tensor, eps: float, constant_rms: bool) -> Tensor:
+    """RMSNorm (Llama family) written out, so that its root mean square can be held constant."""
+    rms = torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps)
+    if constant_rms:
+        rms = rms.detach()
+    return x / rms * weight
 
 
 class Gradient:
@@ -48,6 +57,17 @@ class Gradient:
 
     def norm(self, x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> Tensor:
         return layer_norm(x, weight, bias, eps, constant_std=False)
+
+    def rms_norm(self, x: Tensor, weight: Tensor, eps: float) -> Tensor:
+        return rms_norm(x, weight, eps, constant_rms=False)
+
+    def gate(self, activated: Tensor, linear: Tensor) -> Tensor:
+        """The element-wise gate of a gated feed-forward block (SwiGLU: ``act(x W_g) * (x W_u)``)."""
+        return activated * linear
+
+    def rotary(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        """The rotary position embedding of queries and keys: a fixed, bias-free linear map."""
+        return positions.rotate(x, cos, sin)
 
     def residual(self, branch: Tensor, skip: Tensor) -> Tensor:
         return branch + skip
@@ -82,6 +102,17 @@ class Chefer(Gradient):
     def norm(self, x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> Tensor:
         return rules.RelevancePassthrough.apply(x, lambda t: layer_norm(t, weight, bias, eps, False))
 
+    def rms_norm(self, x: Tensor, weight: Tensor, eps: float) -> Tensor:
+        return rules.RelevancePassthrough.apply(x, lambda t: rms_norm(t, weight, eps, False))
+
+    def gate(self, activated: Tensor, linear: Tensor) -> Tensor:
+        return rules.ChefersGate.apply(activated, linear)
+
+    def rotary(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        # Chefer et al. have no rotary models; a rotated feature's relevance goes back to the same feature,
+        # which keeps each token's total (the rotation only mixes features within one head of one token).
+        return rules.RelevancePassthrough.apply(x, lambda t: positions.rotate(t, cos, sin))
+
     def residual(self, branch: Tensor, skip: Tensor) -> Tensor:
         return rules.ChefersResidual.apply(branch, skip)
 
@@ -113,6 +144,13 @@ class ConservativePropagation(Gradient):
 
     def norm(self, x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> Tensor:
         return layer_norm(x, weight, bias, eps, constant_std=True)
+
+    def rms_norm(self, x: Tensor, weight: Tensor, eps: float) -> Tensor:
+        return rms_norm(x, weight, eps, constant_rms=True)
+
+    def gate(self, activated: Tensor, linear: Tensor) -> Tensor:
+        # The bilinear gate needs the uniform rule (each operand half) to conserve, as in AttnLRP.
+        return rules.UniformGate.apply(activated, linear)
 
     def softmax(self, scores: Tensor) -> Tensor:
         return torch.softmax(scores, dim=-1).detach()

@@ -1,0 +1,117 @@
+"""The canonical pre-norm causal decoder (GPT-2, Llama, Qwen2, Mistral), written once against a rule set.
+
+Conventions shared by every decoder task:
+
+- Positions count real tokens only (``positions.real_token_positions``), so a left- or right-padded text
+  gives exactly what it gives unpadded, and an explanation never depends on the rest of its batch.
+- Attention is causal and never reaches padding. The mask is built with ``where``, never by adding two
+  large negative numbers (which would overflow to -inf and make fully masked padding rows NaN).
+- The explained position is each example's last real token, wherever the padding is: the token whose
+  final hidden state Hugging Face's classification heads read, and the one that predicts the next token.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from onnxplain.export.architectures import Linear, Norm
+from onnxplain.export.decoder_architectures import DecoderWeights
+from onnxplain.export.encoder import Trace, activation_function
+from onnxplain.export.positions import real_token_positions, rotary_angles
+from onnxplain.export.rulesets import Gradient
+
+
+def last_real_token(attention_mask: Tensor) -> Tensor:
+    """[B] index of each example's last real token (left or right padding)."""
+    indices = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+    return (indices[None, :] * attention_mask.to(torch.int64)).amax(dim=1)
+
+
+def causal_attention_bias(attention_mask: Tensor) -> Tensor:
+    """Additive bias [B, 1, T, T]: 0 where the key is a real token at or before the query, else the most
+    negative float."""
+    tokens = attention_mask.shape[1]
+    indices = torch.arange(tokens, device=attention_mask.device)
+    causal = indices[None, :] <= indices[:, None]  # [query, key]
+    allowed = causal[None, None] & attention_mask.bool()[:, None, None, :]
+    blocked = torch.full((), torch.finfo(torch.float32).min, device=attention_mask.device)
+    return torch.where(allowed, torch.zeros((), device=attention_mask.device), blocked)
+
+
+def repeat_key_value_heads(t: Tensor, repeats: int) -> Tensor:
+    """[B, KV, T, d] -> [B, KV * repeats, T, d], each key/value head serving ``repeats`` query heads in turn
+    (grouped-query attention)."""
+    if repeats == 1:
+        return t
+    batch, kv_heads, tokens, dim = t.shape
+    return t[:, :, None].expand(batch, kv_heads, repeats, tokens, dim).reshape(batch, kv_heads * repeats, tokens, dim)
+
+
+def decode(
+    weights: DecoderWeights, rules: Gradient, input_ids: Tensor, attention_mask: Tensor, head_mask: Tensor
+) -> Trace:
+    """Run the decoder through ``rules`` and read the head at each example's last real token.
+
+    The input relevance lives on the summed input embedding (word + learned position, the start of the
+    residual stream); ``head_mask`` is [layers, query heads]."""
+
+    def linear(x: Tensor, layer: Linear) -> Tensor:
+        return rules.linear(x, layer.weight, layer.bias)
+
+    def norm(x: Tensor, layer: Norm) -> Tensor:
+        if weights.rms_norm:
+            return rules.rms_norm(x, layer.weight, layer.eps)
+        return rules.norm(x, layer.weight, layer.bias, layer.eps)
+
+    positions = real_token_positions(attention_mask)
+    words = weights.word_embeddings[input_ids]
+    embeddings = words if weights.position_embeddings is None else words + weights.position_embeddings[positions]
+    embeddings = embeddings.detach().requires_grad_(True)
+    explained = last_real_token(attention_mask)
+    trace = Trace(
+        logits=embeddings, embeddings=embeddings, word_embeddings=words, explained_position=explained, causal=True
+    )
+
+    batch, tokens, hidden = embeddings.shape
+    heads, kv_heads, head_dim = weights.num_heads, weights.num_key_value_heads, weights.head_dim
+    bias = causal_attention_bias(attention_mask)
+    rotation = None if weights.rotary_base is None else rotary_angles(positions, head_dim, weights.rotary_base)
+    feed_forward_activation = activation_function(weights.activation)
+
+    def split_heads(t: Tensor, count: int) -> Tensor:
+        return t.reshape(batch, tokens, count, head_dim).transpose(1, 2)
+
+    x = embeddings
+    for index, layer in enumerate(weights.layers):
+        normed = norm(x, layer.attention_norm)
+        query = split_heads(linear(normed, layer.query), heads)
+        key = split_heads(linear(normed, layer.key), kv_heads)
+        value = split_heads(linear(normed, layer.value), kv_heads)
+        if rotation is not None:
+            query, key = rules.rotary(query, *rotation), rules.rotary(key, *rotation)
+        key = repeat_key_value_heads(key, heads // kv_heads)
+        value = repeat_key_value_heads(value, heads // kv_heads)
+        scores = rules.attention_scores(query, key.transpose(-1, -2), 1.0 / math.sqrt(head_dim), bias)
+        attention = rules.softmax(scores)
+        context = rules.head_mask(rules.context(attention, value), head_mask[index])
+        trace.attentions.append(attention)
+        trace.values.append(value)
+        trace.contexts.append(context)
+        merged = context.transpose(1, 2).reshape(batch, tokens, heads * head_dim)
+        x = rules.residual(linear(merged, layer.attention_output), x)
+        normed = norm(x, layer.feed_forward_norm)
+        if layer.gate is None:
+            inner = rules.activation(feed_forward_activation, linear(normed, layer.up))
+        else:
+            gate = rules.activation(feed_forward_activation, linear(normed, layer.gate))
+            inner = rules.gate(gate, linear(normed, layer.up))
+        x = rules.residual(linear(inner, layer.down), x)
+        trace.hidden_states.append(x)
+
+    final = norm(x, weights.final_norm)
+    last = final.gather(1, explained[:, None, None].expand(batch, 1, final.shape[-1])).squeeze(1)
+    trace.logits = linear(last, weights.head)
+    return trace
