@@ -14,7 +14,10 @@ from onnxplain.errors import UserError
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("onnxplain.export.command", "export a Hugging Face classifier as an explainer artifact"),
-    "explain": ("onnxplain.runtime.command_explain", "explain texts with an artifact (terminal, HTML or JSON)"),
+    "explain": (
+        "onnxplain.runtime.command_explain",
+        "explain texts with an artifact (terminal, HTML or JSON)",
+    ),
     "serve": ("onnxplain.runtime.command_serve", "serve explanations over HTTP (POST /explain)"),
     "heads": ("onnxplain.calibration.command", "find a model's syntactic and positional heads from a corpus"),
     "evaluate": ("onnxplain.evaluation.command", "measure the faithfulness (AOPC, log-odds) of every method"),
@@ -24,7 +27,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="onnxplain", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="onnxplain", description="LRP explanations of Transformer classifiers, exported as one ONNX graph."
+    )
     parser.add_argument("--version", action="version", version=f"onnxplain {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = next((a for a in argv if not a.startswith("-")), None)
