@@ -39,9 +39,7 @@ def stage_key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def cached_stage(
-    folder: Path, produce: Callable[[Path], dict[str, Any]]
-) -> tuple[Path, dict[str, Any], bool]:
+def cached_stage(folder: Path, produce: Callable[[Path], dict[str, Any]]) -> tuple[Path, dict[str, Any], bool]:
     """The stage's folder and its record, produced by ``produce(staging_folder) -> record`` unless a
     finished copy is already there. Returns ``(folder, record, reused)``."""
     done = folder / DONE_FILE
@@ -52,6 +50,8 @@ def cached_stage(
     try:
         record = produce(staging)
         (staging / DONE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        if done.is_file():  # another build finished the same stage meanwhile: keep the first result
+            return folder, json.loads(done.read_text(encoding="utf-8")), True
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
     finally:
