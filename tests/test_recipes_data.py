@@ -71,9 +71,7 @@ def test_heldout_csv_and_corpus_round_trip(tmp_path: Path) -> None:
             ["positive", 'a "quoted", text'],
             ["negative", "plain"],
         ]
-    assert (
-        write_corpus(tmp_path / "c.txt", sentences).read_text(encoding="utf-8") == 'a "quoted", text\nplain\n'
-    )
+    assert write_corpus(tmp_path / "c.txt", sentences).read_text(encoding="utf-8") == 'a "quoted", text\nplain\n'
 
 
 def test_member_of_an_sdist_is_read(tmp_path: Path) -> None:

@@ -64,9 +64,7 @@ def test_other_seed_gives_other_weights(base_dir: Path, split: SentenceSplit, tm
 
     short = dataclasses.replace(SETTINGS, epochs=1, limit_train=32)
     fine_tune(base_dir, split, short, LABELS, tmp_path / "a", progress=False)
-    result = fine_tune(
-        base_dir, split, dataclasses.replace(short, seed=8), LABELS, tmp_path / "b", progress=False
-    )
+    result = fine_tune(base_dir, split, dataclasses.replace(short, seed=8), LABELS, tmp_path / "b", progress=False)
     assert result.train_sentences == 32
     a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
     assert any(not bool((a[k] == b[k]).all()) for k in a)
@@ -76,9 +74,7 @@ def test_saved_model_has_the_recipe_labels(base_dir: Path, split: SentenceSplit,
     import dataclasses
     import json
 
-    fine_tune(
-        base_dir, split, dataclasses.replace(SETTINGS, epochs=1), LABELS, tmp_path / "m", progress=False
-    )
+    fine_tune(base_dir, split, dataclasses.replace(SETTINGS, epochs=1), LABELS, tmp_path / "m", progress=False)
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["id2label"] == {"0": "negative", "1": "positive"}
 

@@ -110,9 +110,7 @@ def _finetune_stage(
     from onnxplain.recipes.finetune import fine_tune
 
     def produce(staging: Path) -> dict[str, Any]:
-        result = fine_tune(
-            base_dir, split, recipe.finetune, recipe.labels, staging / "model", progress=progress
-        )
+        result = fine_tune(base_dir, split, recipe.finetune, recipe.labels, staging / "model", progress=progress)
         return asdict(result)
 
     return cached_stage(folder, produce)
@@ -164,9 +162,7 @@ def _export_stage(
 
 def _load_split(recipe: Recipe, cache: Path, pip_options: Sequence[str]) -> tuple[Path, SentenceSplit]:
     data_file = fetch_sentence_file(recipe.data, cache, pip_options)
-    return data_file, split_sentences(
-        read_sentences(data_file, recipe.data.labels, recipe.labels), recipe.split
-    )
+    return data_file, split_sentences(read_sentences(data_file, recipe.data.labels, recipe.labels), recipe.split)
 
 
 def build(
@@ -205,13 +201,9 @@ def build(
     model_dir = finetune_dir / "model"
     log(f"      held-out accuracy {finetune['heldout_accuracy']:.1%}" + (" (cached)" if reused else ""))
 
-    heads_key = stage_key(
-        finetune_key, recipe.fingerprint("calibration"), code_fingerprint(["onnxplain.calibration"])
-    )
+    heads_key = stage_key(finetune_key, recipe.fingerprint("calibration"), code_fingerprint(["onnxplain.calibration"]))
     log(f"[3/5] identifying heads on the calibration corpus (mode {recipe.calibration.mode})")
-    heads_dir, heads, reused = _calibration_stage(
-        recipe, model_dir, split, stages / f"heads-{heads_key}", progress
-    )
+    heads_dir, heads, reused = _calibration_stage(recipe, model_dir, split, stages / f"heads-{heads_key}", progress)
     kept = heads["provenance"].get("kept_heads", [])
     log(f"      {len(kept)} head(s) kept" + (" (cached)" if reused else ""))
 

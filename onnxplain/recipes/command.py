@@ -8,9 +8,7 @@ from pathlib import Path
 
 def add_override_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="fine-tuning epochs (default: the recipe's)")
-    parser.add_argument(
-        "--limit-train", type=int, metavar="N", help="fine-tune on the first N training sentences only"
-    )
+    parser.add_argument("--limit-train", type=int, metavar="N", help="fine-tune on the first N training sentences only")
     parser.add_argument(
         "--calibration-limit",
         type=int,
@@ -23,16 +21,10 @@ def add_override_options(parser: argparse.ArgumentParser) -> None:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "recipe", help="a recipe name under models/ (e.g. minilm-sentiment) or a recipe.toml path"
-    )
-    parser.add_argument(
-        "--out", type=Path, required=True, help="folder to write the artifact, model and card to"
-    )
+    parser.add_argument("recipe", help="a recipe name under models/ (e.g. minilm-sentiment) or a recipe.toml path")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the artifact, model and card to")
     add_override_options(parser)
-    parser.add_argument(
-        "--cache", type=Path, help="cache folder (default: $ONNXPLAIN_CACHE or ~/.cache/onnxplain)"
-    )
+    parser.add_argument("--cache", type=Path, help="cache folder (default: $ONNXPLAIN_CACHE or ~/.cache/onnxplain)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

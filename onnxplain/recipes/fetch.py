@@ -120,15 +120,11 @@ def _unpack_directory(archive: Path, directory: str, target: Path) -> None:
     with zipfile.ZipFile(archive) as opened:
         members = [m for m in opened.infolist() if m.filename.startswith(prefix) and not m.is_dir()]
         if not members:
-            raise FetchError(
-                f"{archive.name} has no folder {directory!r}; correct [base] directory in the recipe"
-            )
+            raise FetchError(f"{archive.name} has no folder {directory!r}; correct [base] directory in the recipe")
         for member in members:
             relative = Path(member.filename[len(prefix) :])
             if ".." in relative.parts or relative.is_absolute():
-                raise FetchError(
-                    f"{archive.name} holds the unsafe path {member.filename!r}; it cannot be used"
-                )
+                raise FetchError(f"{archive.name} holds the unsafe path {member.filename!r}; it cannot be used")
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             with opened.open(member) as source, destination.open("wb") as sink:

@@ -74,27 +74,19 @@ def bucketed_order(lengths: Sequence[int], size: int, generator: torch.Generator
 
     order = torch.randperm(len(lengths), generator=generator).tolist()
     window = size * BUCKET_BATCHES
-    order = [
-        i
-        for w in range(0, len(order), window)
-        for i in sorted(order[w : w + window], key=lengths.__getitem__)
-    ]
+    order = [i for w in range(0, len(order), window) for i in sorted(order[w : w + window], key=lengths.__getitem__)]
     batches = [order[b : b + size] for b in range(0, len(order), size)]
     return [i for b in torch.randperm(len(batches), generator=generator).tolist() for i in batches[b]]
 
 
-def held_out_accuracy(
-    model: Any, tokenizer: Any, sentences: Sequence[LabelledSentence], max_length: int
-) -> float:
+def held_out_accuracy(model: Any, tokenizer: Any, sentences: Sequence[LabelledSentence], max_length: int) -> float:
     """The fraction of sentences whose predicted class is their label."""
     import torch
 
     model.eval()
     correct = 0
     with torch.no_grad():
-        for inputs, labels in _batches(
-            tokenizer, sentences, range(len(sentences)), EVAL_BATCH_SIZE, max_length
-        ):
+        for inputs, labels in _batches(tokenizer, sentences, range(len(sentences)), EVAL_BATCH_SIZE, max_length):
             correct += int((model(**inputs).logits.argmax(-1) == labels).sum())
     return correct / max(len(sentences), 1)
 
@@ -152,9 +144,7 @@ def fine_tune(
         shuffle = torch.Generator().manual_seed(settings.seed)
         lengths = [
             len(ids)
-            for ids in tokenizer([s.text for s in train], truncation=True, max_length=settings.max_length)[
-                "input_ids"
-            ]
+            for ids in tokenizer([s.text for s in train], truncation=True, max_length=settings.max_length)["input_ids"]
         ]
         bar = tqdm(total=total_steps, desc="fine-tuning", unit="step", disable=not progress)
         epoch_loss = 0.0
@@ -162,9 +152,7 @@ def fine_tune(
             model.train()
             order = bucketed_order(lengths, settings.batch_size, shuffle)
             epoch_loss = 0.0
-            for inputs, targets in _batches(
-                tokenizer, train, order, settings.batch_size, settings.max_length
-            ):
+            for inputs, targets in _batches(tokenizer, train, order, settings.batch_size, settings.max_length):
                 loss = model(**inputs, labels=targets).loss
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)

@@ -154,9 +154,7 @@ class Recipe:
             calibration = dataclasses.replace(recipe.calibration, limit=calibration_limit)
             recipe = dataclasses.replace(recipe, calibration=calibration)
         if methods is not None:
-            export = dataclasses.replace(
-                recipe.export, methods=_methods(list(methods), self.path, "--methods")
-            )
+            export = dataclasses.replace(recipe.export, methods=_methods(list(methods), self.path, "--methods"))
             recipe = dataclasses.replace(recipe, export=export)
         return recipe
 
@@ -171,9 +169,7 @@ class _Table:
 
     def __init__(self, data: Any, path: Path, where: str) -> None:
         if not isinstance(data, dict):
-            raise RecipeError(
-                f"recipe {path}: [{where}] must be a table; see models/*/recipe.toml for examples"
-            )
+            raise RecipeError(f"recipe {path}: [{where}] must be a table; see models/*/recipe.toml for examples")
         self.data, self.path, self.where, self.used = data, path, where, set[str]()
 
     def _get(self, key: str, kinds: tuple[type, ...], kind_name: str, default: Any = ...) -> Any:
@@ -244,8 +240,7 @@ def _methods(value: Any, path: Path, where: str) -> tuple[str, ...]:
     unknown = [m for m in value if m not in METHODS]
     if unknown:
         raise RecipeError(
-            f"recipe {path}: {where} names the unknown method(s) {', '.join(unknown)}; "
-            f"choose from {', '.join(METHODS)}"
+            f"recipe {path}: {where} names the unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}"
         )
     return tuple(value)
 

@@ -18,7 +18,9 @@ DONE_FILE = "stage.json"
 
 
 def code_fingerprint(modules: Iterable[str]) -> str:
-    """A hash of the source files of the named packages or modules: a code change invalidates a stage."""
+    """A hash of the code of the named packages or modules, so that a code change invalidates a stage.
+    It hashes each file's syntax tree, so reformatting or editing comments invalidates nothing."""
+    import ast
     import importlib.util
 
     digest = hashlib.sha256()
@@ -31,7 +33,7 @@ def code_fingerprint(modules: Iterable[str]) -> str:
         files = sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
         for path in files:
             digest.update(path.name.encode())
-            digest.update(path.read_bytes())
+            digest.update(ast.dump(ast.parse(path.read_text(encoding="utf-8"))).encode())
     return digest.hexdigest()[:16]
 
 
