@@ -4,11 +4,15 @@ which flags set it apart. Adapters are data; `encoder.py` holds the one forward 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
 from onnxplain.errors import UserError
+
+if TYPE_CHECKING:
+    from onnxplain.export.decoder_architectures import DecoderWeights
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,10 @@ ADAPTERS: tuple[EncoderAdapter, ...] = (BERT, ROBERTA, ELECTRA, DISTILBERT, MPNE
 
 
 def supported_model_types() -> list[str]:
-    return sorted(t for adapter in ADAPTERS for t in adapter.model_types)
+    """Every model type onnxplain exports: the encoders here and the decoders of `decoder_architectures`."""
+    from onnxplain.export.decoder_architectures import decoder_model_types
+
+    return sorted([t for adapter in ADAPTERS for t in adapter.model_types] + decoder_model_types())
 
 
 def adapter_for(model_type: str) -> EncoderAdapter:
@@ -160,8 +167,17 @@ def adapter_for(model_type: str) -> EncoderAdapter:
     )
 
 
-def read_weights(model_type: str, config: object, state: dict[str, Tensor]) -> EncoderWeights:
-    """Pick the canonical encoder's weights out of a sequence-classification checkpoint's state dict."""
+def read_weights(
+    model_type: str, config: Any, state: dict[str, Tensor], task: str = "sequence-classification"
+) -> EncoderWeights | DecoderWeights:
+    """Pick the canonical model's weights out of a checkpoint's state dict (decoders: see
+    `decoder_architectures`)."""
+    from onnxplain.export.decoder_architectures import decoder_adapter_for, read_decoder_weights
+
+    if decoder_adapter_for(model_type) is not None:
+        return read_decoder_weights(model_type, config, state, task)
+    if task != "sequence-classification":
+        raise UserError(f"onnxplain exports {model_type} models for sequence classification only, not {task}")
     adapter = adapter_for(model_type)
     eps = float(getattr(config, "layer_norm_eps", 1e-12))
 
@@ -197,7 +213,7 @@ def read_weights(model_type: str, config: object, state: dict[str, Tensor]) -> E
     relative = adapter.relative_attention_bias
     return EncoderWeights(
         architecture=adapter.model_types[0],
-        num_heads=int(config.num_attention_heads),  # type: ignore[attr-defined]
+        num_heads=int(config.num_attention_heads),
         activation=str(getattr(config, adapter.activation_key)),
         pad_token_id=pad_token_id,
         position_scheme=adapter.position_scheme,
@@ -206,7 +222,7 @@ def read_weights(model_type: str, config: object, state: dict[str, Tensor]) -> E
         token_type_embeddings=tensor(f"{e}.{adapter.token_type}.weight") if adapter.token_type else None,
         embedding_norm=norm(f"{e}.{adapter.embedding_norm}"),
         embedding_projection=linear(projection) if projection and f"{projection}.weight" in state else None,
-        layers=tuple(layer(i) for i in range(int(config.num_hidden_layers))),  # type: ignore[attr-defined]
+        layers=tuple(layer(i) for i in range(int(config.num_hidden_layers))),
         classifier=tuple((linear(name), act) for name, act in adapter.classifier),
         position_padding_id=pad_token_id if adapter.position_padding_id is None else adapter.position_padding_id,
         relative_attention_bias=tensor(relative) if relative else None,

@@ -1,4 +1,4 @@
-"""Read a Hugging Face sequence-classification directory into canonical weights."""
+"""Read a Hugging Face model directory (sequence classifier or causal language model) into canonical weights."""
 
 from __future__ import annotations
 
@@ -9,8 +9,20 @@ from typing import Any
 
 from onnxplain.errors import UserError
 from onnxplain.export.architectures import EncoderWeights, read_weights
+from onnxplain.export.decoder_architectures import DecoderWeights
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# task -> the transformers auto class that loads it
+AUTO_CLASSES = {
+    "sequence-classification": "AutoModelForSequenceClassification",
+    "causal-lm": "AutoModelForCausalLM",
+}
+# checkpoint class name suffix -> task
+TASK_SUFFIXES = (
+    ("ForSequenceClassification", "sequence-classification"),
+    ("ForCausalLM", "causal-lm"),
+    ("LMHeadModel", "causal-lm"),
+)
 
 
 @dataclass(frozen=True)
@@ -18,10 +30,11 @@ class Checkpoint:
     directory: Path
     model_type: str
     config: Any
-    weights: EncoderWeights
+    weights: EncoderWeights | DecoderWeights
     labels: dict[int, str]
     weights_sha256: str
     max_positions: int
+    task: str = "sequence-classification"
 
 
 def weights_checksum(directory: Path) -> str:
@@ -35,24 +48,45 @@ def weights_checksum(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def load_checkpoint(model_dir: str | Path) -> Checkpoint:
-    """Load a classifier directory (config + weights); a clear ``UserError`` for anything unusable."""
+def task_of(config: Any) -> str:
+    """The task a checkpoint was saved for, from its class name (``config.architectures``)."""
+    for name in getattr(config, "architectures", None) or ():
+        for suffix, task in TASK_SUFFIXES:
+            if name.endswith(suffix):
+                return task
+    return "sequence-classification"
+
+
+def max_positions_of(weights: EncoderWeights | DecoderWeights, config: Any) -> int:
+    """Longest input the position scheme allows."""
+    if weights.position_embeddings is None:  # rotary positions: the length the model was trained for
+        return int(config.max_position_embeddings)
+    positions = int(weights.position_embeddings.shape[0])
+    if isinstance(weights, EncoderWeights) and weights.position_scheme == "after-padding":
+        positions -= weights.position_padding_id + 1
+    return positions
+
+
+def load_checkpoint(model_dir: str | Path, task: str | None = None) -> Checkpoint:
+    """Load a model directory (config + weights) for ``task`` (default: the one its class names); a clear
+    ``UserError`` for anything unusable."""
     import transformers
 
     directory = Path(model_dir)
     if not (directory / "config.json").is_file():
         raise UserError(f"{directory} has no config.json; pass a Hugging Face model directory")
     config = transformers.AutoConfig.from_pretrained(directory)
+    task = task or task_of(config)
+    if task not in AUTO_CLASSES:
+        raise UserError(f"unknown task {task!r}; choose from {', '.join(AUTO_CLASSES)}")
+    auto = getattr(transformers, AUTO_CLASSES[task])
     try:
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(directory, attn_implementation="eager")
+        model = auto.from_pretrained(directory, attn_implementation="eager")
     except (OSError, ValueError) as error:
-        raise UserError(f"could not load {directory} as a sequence classifier: {error}") from None
+        raise UserError(f"could not load {directory} for {task}: {error}") from None
     state = model.state_dict()
-    weights = read_weights(config.model_type, config, state)
+    weights = read_weights(config.model_type, config, state, task)
     labels = {int(i): str(name) for i, name in model.config.id2label.items()}
-    max_positions = int(weights.position_embeddings.shape[0])
-    if weights.position_scheme == "after-padding":
-        max_positions -= weights.position_padding_id + 1
     return Checkpoint(
         directory=directory,
         model_type=config.model_type,
@@ -60,5 +94,6 @@ def load_checkpoint(model_dir: str | Path) -> Checkpoint:
         weights=weights,
         labels=labels,
         weights_sha256=weights_checksum(directory),
-        max_positions=max_positions,
+        max_positions=max_positions_of(weights, model.config),
+        task=task,
     )

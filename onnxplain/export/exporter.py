@@ -61,6 +61,22 @@ def write_tokenizer(model_dir: Path, out_dir: Path) -> int:
     return int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
 
 
+def token_labels(model_dir: Path, vocabulary: int) -> dict[int, str]:
+    """A causal language model's labels are its tokens: index -> token string (``[id]`` for ids the
+    tokenizer does not know), so targets can be given as token strings."""
+    from transformers import AutoTokenizer
+
+    tokens = AutoTokenizer.from_pretrained(model_dir).convert_ids_to_tokens(list(range(vocabulary)))
+    return {i: token if token is not None else f"[{i}]" for i, token in enumerate(tokens)}
+
+
+def explained_position(weights: Any) -> str:
+    """The manifest's ``explained_position``: which token's final state the logits read."""
+    from onnxplain.export.decoder_architectures import DecoderWeights
+
+    return "last-real-token" if isinstance(weights, DecoderWeights) else "first-token"
+
+
 def finish_onnx(path: Path, head_mask: np.ndarray, manifest: artifact.Manifest) -> None:
     """Give ``head_mask`` its default (an initializer of the same name, so callers may omit it) and store
     the manifest in the model's metadata, so that model.onnx alone describes itself."""
@@ -92,8 +108,11 @@ def export_model(
     head_mask_source: str | dict[str, Any] | None = None,
     opset: int = DEFAULT_OPSET,
     max_length: int | None = None,
+    task: str | None = None,
 ) -> Path:
-    """Export a Hugging Face sequence classifier as an explainer artifact in ``out_dir``.
+    """Export a Hugging Face sequence classifier or causal language model as an explainer artifact in
+    ``out_dir``. ``task`` (``sequence-classification`` or ``causal-lm``) defaults to the one the
+    checkpoint's class names.
 
     The graph is checked against eager PyTorch in ONNX Runtime at two shapes other than the one it was
     traced at; a mismatch raises ``ExportMismatch`` and leaves no artifact behind.
@@ -109,7 +128,7 @@ def export_model(
 
     started = time.perf_counter()
     model_dir, out_dir = Path(model_dir), Path(out_dir)
-    checkpoint = load_checkpoint(model_dir)
+    checkpoint = load_checkpoint(model_dir, task)
     weights = checkpoint.weights
     chosen = resolve_methods(methods)
     mask = resolve_head_mask(head_mask, weights.num_layers, weights.num_heads)
@@ -126,8 +145,8 @@ def export_model(
         outputs = graph.export_onnx(weights, chosen, has_token_types, work / artifact.MODEL_FILE, opset)
         manifest = artifact.Manifest(
             architecture=checkpoint.model_type,
-            task="sequence-classification",
-            labels=checkpoint.labels,
+            task=checkpoint.task,
+            labels=token_labels(model_dir, weights.num_labels) if checkpoint.task == "causal-lm" else checkpoint.labels,
             inputs=graph.input_names(has_token_types),
             methods=dict(zip(chosen, outputs[1:], strict=True)),
             head_mask={
@@ -148,6 +167,7 @@ def export_model(
                 "opset": str(opset),
             },
             source={"model_dir": str(model_dir.resolve()), "weights_sha256": checkpoint.weights_sha256},
+            extra={"explained_position": explained_position(weights)},
         )
         finish_onnx(work / artifact.MODEL_FILE, mask, manifest)
         artifact.write_manifest(work, manifest)

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from onnxplain.export.architectures import EncoderWeights
+from onnxplain.export.canonical import CanonicalWeights
+from onnxplain.export.decoder_architectures import DecoderWeights
 from onnxplain.export.methods import explain
 from onnxplain.runtime import artifact
 
@@ -26,7 +27,7 @@ def input_names(has_token_types: bool) -> list[str]:
     return names + [artifact.TARGET, artifact.HEAD_MASK]
 
 
-def explain_function(weights: EncoderWeights, methods: Sequence[str], has_token_types: bool):
+def explain_function(weights: CanonicalWeights, methods: Sequence[str], has_token_types: bool):
     """A function of the graph inputs (in ``input_names`` order) returning (logits, *relevances)."""
 
     def run(*inputs: Tensor) -> tuple[Tensor, ...]:
@@ -41,7 +42,7 @@ def explain_function(weights: EncoderWeights, methods: Sequence[str], has_token_
     return run
 
 
-def example_inputs(weights: EncoderWeights, batch: int, tokens: int, has_token_types: bool, seed: int = 0):
+def example_inputs(weights: CanonicalWeights, batch: int, tokens: int, has_token_types: bool, seed: int = 0):
     """Random inputs of a given shape, the last example padded, for tracing and for checking."""
     generator = torch.Generator().manual_seed(seed)
     vocabulary = weights.word_embeddings.shape[0]
@@ -50,6 +51,9 @@ def example_inputs(weights: EncoderWeights, batch: int, tokens: int, has_token_t
     if batch > 1 and tokens > 2:
         attention_mask[-1, tokens - tokens // 3 :] = 0
         input_ids[-1, tokens - tokens // 3 :] = weights.pad_token_id
+    if batch > 2 and tokens > 2 and isinstance(weights, DecoderWeights):  # decoders also see left padding
+        attention_mask[0, : tokens // 3] = 0
+        input_ids[0, : tokens // 3] = weights.pad_token_id
     labels = weights.num_labels
     target = torch.randint(-1, labels, (batch,), generator=generator)
     head_mask = (torch.rand(weights.num_layers, weights.num_heads, generator=generator) > 0.4).float()
@@ -68,7 +72,7 @@ def onnx_decompositions(opset: int) -> dict:
 
 
 def trace(
-    weights: EncoderWeights, methods: Sequence[str], has_token_types: bool, decompositions: dict | None = None
+    weights: CanonicalWeights, methods: Sequence[str], has_token_types: bool, decompositions: dict | None = None
 ) -> torch.fx.GraphModule:
     from torch.fx.experimental.proxy_tensor import make_fx
 
@@ -94,7 +98,7 @@ def already_decomposed() -> Iterator[None]:
 
 
 def export_onnx(
-    weights: EncoderWeights, methods: Sequence[str], has_token_types: bool, path: Path, opset: int
+    weights: CanonicalWeights, methods: Sequence[str], has_token_types: bool, path: Path, opset: int
 ) -> list[str]:
     """Write the explain graph to ``path``; returns the ONNX output names (logits first)."""
     graph = trace(weights, methods, has_token_types, onnx_decompositions(opset))

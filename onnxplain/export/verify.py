@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from onnxplain.errors import UserError
-from onnxplain.export.architectures import EncoderWeights
+from onnxplain.export.canonical import CanonicalWeights
 
 # (batch, tokens) checked after every export; the graph is traced at (3, 17).
 CHECK_SHAPES: tuple[tuple[int, int], ...] = ((1, 5), (4, 23))
@@ -36,7 +36,7 @@ def largest_relative_error(onnx_value: np.ndarray, eager_value: np.ndarray) -> f
 
 
 def check_against_eager(
-    weights: EncoderWeights,
+    weights: CanonicalWeights,
     methods: Sequence[str],
     has_token_types: bool,
     model_path: Path,
