@@ -133,6 +133,7 @@ def _calibration_stage(
             limit=recipe.calibration.limit,
             progress=progress,
         )
+        provenance["corpus"]["path"] = str(folder / corpus.name)  # where the file lies once the stage is done
         return {"mask": mask.tolist(), "provenance": provenance, "seconds": time.perf_counter() - started}
 
     return cached_stage(folder, produce)
