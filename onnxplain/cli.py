@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("onnxplain.evaluation.command", "measure the faithfulness (AOPC, log-odds) of every method"),
     "build": ("onnxplain.recipes.command", "rebuild a model from its recipe (models/) and export it"),
     "demo": ("onnxplain.recipes.demo", "build the MiniLM sentiment model once and explain a few sentences"),
+    "bench": ("onnxplain.bench.command", "time explanations against the forward graph, eager PyTorch and IG"),
 }
 
 

@@ -1,0 +1,102 @@
+"""Peak memory of one explain or forward call, measured in a fresh process per (outputs, shape).
+
+ONNX Runtime's CPU arena keeps what it allocated, so memory can only be told apart per graph and shape in a
+process that has run nothing else. The probe builds the pruned session, notes its resident memory, resets
+the kernel's high-water mark (``/proc/self/clear_refs``), runs one call and reads the new high-water mark:
+the difference is what the call itself needed (activations, workspace), weights excluded.
+
+    python -m onnxplain.bench.memory ARTIFACT --method attnlrp --batch 8 --length 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+KIB = 1024
+
+
+def status_kib(field: str) -> int | None:
+    """A ``VmRSS``/``VmHWM`` line of /proc/self/status in KiB; None where there is no /proc."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def reset_high_water_mark() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class CallMemory:
+    """Bytes: resident memory once the session is built, and the most the call added to it."""
+
+    loaded_bytes: int
+    call_peak_bytes: int
+
+
+def probe(artifact_dir: Path, method: str | None, batch: int, length: int, device: str, threads: int | None) -> dict:
+    from onnxplain.bench.inputs import benchmark_batch
+    from onnxplain.bench.onnx_candidates import load_explainer
+
+    explainer = load_explainer(artifact_dir, device, threads)
+    methods = () if method is None else (method,)
+    data = benchmark_batch(artifact_dir, batch, length)
+    tiny = benchmark_batch(artifact_dir, 1, 8)
+    explainer.run(tiny.input_ids, tiny.attention_mask, methods=methods)  # builds the session before the baseline
+    loaded = status_kib("VmRSS")
+    exact = reset_high_water_mark()
+    explainer.run(data.input_ids, data.attention_mask, methods=methods)
+    peak = status_kib("VmHWM") if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "loaded_bytes": (loaded or 0) * KIB,
+        "call_peak_bytes": max(0, ((peak or 0) - (loaded or 0)) * KIB),
+        "exact": exact,
+    }
+
+
+def measure(
+    artifact_dir: Path, method: str | None, batch: int, length: int, device: str, threads: int | None
+) -> CallMemory:
+    """Run the probe in a child process and read its answer."""
+    command = [sys.executable, "-m", "onnxplain.bench.memory", str(artifact_dir), "--batch", str(batch)]
+    command += ["--length", str(length), "--device", device]
+    if method is not None:
+        command += ["--method", method]
+    if threads:
+        command += ["--threads", str(threads)]
+    finished = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), check=False)
+    if finished.returncode != 0:
+        raise RuntimeError(f"memory probe failed: {finished.stderr.strip().splitlines()[-1:]}")
+    answer = json.loads(finished.stdout.strip().splitlines()[-1])
+    return CallMemory(answer["loaded_bytes"], answer["call_peak_bytes"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="peak memory of one call of an artifact's pruned session")
+    parser.add_argument("artifact", type=Path)
+    parser.add_argument("--method", help="explain graph of this method (default: the forward graph)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--length", type=int, default=128)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args()
+    print(json.dumps(probe(args.artifact, args.method, args.batch, args.length, args.device, args.threads)))
+
+
+if __name__ == "__main__":
+    main()

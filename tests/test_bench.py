@@ -1,0 +1,73 @@
+"""``onnxplain bench``: the interleaved timer, the benchmark inputs, and one small run of the whole command."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from onnxplain.bench.inputs import benchmark_batch
+from onnxplain.bench.timing import interleaved
+from onnxplain.cli import main
+
+
+def test_interleaved_runs_every_candidate_in_turn_and_gives_slow_ones_fewer_rounds() -> None:
+    calls: list[str] = []
+
+    def candidate(name: str, seconds: float):
+        def call() -> None:
+            calls.append(name)
+            time.sleep(seconds)
+
+        return call
+
+    timings = interleaved({"fast": candidate("fast", 0.001), "slow": candidate("slow", 0.05)}, rounds=5, budget_s=0.1)
+    assert len(timings["fast"].rounds) == 5
+    assert 1 <= len(timings["slow"].rounds) <= 2  # 0.1 s budget / 0.05 s per call
+    assert calls[:4] == ["fast", "slow", "fast", "slow"]  # warm-up, then rounds alternate
+    assert timings["slow"].median > timings["fast"].median
+
+
+def test_benchmark_batch_is_real_text_of_exactly_the_asked_length(tiny_model_dir: Path) -> None:
+    batch = benchmark_batch(tiny_model_dir, 3, 40)
+    assert batch.shape == (3, 40)
+    assert (batch.attention_mask == 1).all()
+    assert (batch.input_ids[:, 0] == 101).all() and (batch.input_ids[:, -1] == 102).all()  # [CLS] ... [SEP]
+    assert len({tuple(row) for row in batch.input_ids}) == 3  # different texts
+    assert not np.isin(batch.input_ids[:, 1:-1], (0, 100, 101, 102)).any()  # no padding, unknown or special
+
+
+def test_bench_command_reports_ratios_speedups_and_memory(tiny_artifact: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    code = main(
+        [
+            "bench",
+            str(tiny_artifact),
+            "--batch-sizes", "1,2",
+            "--lengths", "16",
+            "--methods", "attnlrp,mask-lrp",
+            "--rounds", "2",
+            "--budget", "0.5",
+            "--json", str(out),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert [(c["batch"], c["length"]) for c in report["cells"]] == [(1, 16), (2, 16)]
+    for cell in report["cells"]:
+        rows = {row["method"]: row for row in cell["rows"]}
+        assert list(rows) == ["forward", "attnlrp", "mask-lrp"]
+        assert rows["forward"]["ratio_to_forward"] == 1.0
+        for method in ("attnlrp", "mask-lrp"):
+            row = rows[method]
+            assert row["ratio_to_forward"] == row["onnx_s"] / rows["forward"]["onnx_s"]
+            assert row["speedup_over_eager"] > 0 and row["speedup_over_integrated_gradients"] > 0
+            assert row["explanations_per_s"] == cell["batch"] / row["onnx_s"]
+        assert len(cell["integrated_gradients"]["rounds_s"]) >= 1
+    assert {(m["method"], m["length"]) for m in report["memory"]} == {("attnlrp", 16), ("mask-lrp", 16)}
+    assert all(m["call_peak_bytes"] >= 0 for m in report["memory"])
+    assert report["artifact_bytes"] > 0 and report["process_peak_rss_bytes"] > 0
+    printed = capsys.readouterr().out
+    assert "batch 2 x 16 tokens" in printed and "mask-lrp" in printed
