@@ -83,15 +83,18 @@ def build_tiny_classifier(
     num_labels: int = 3,
     zero_bias: bool = False,
     task: str = "sequence-classification",
+    **overrides: object,
 ) -> Path:
     """Write a tiny random model of ``architecture`` (with tokenizer) to ``out``: a sequence classifier, or
     with ``task="causal-lm"`` a causal language model, or with ``task="question-answering"`` an extractive
-    question-answering model."""
+    question-answering model. ``overrides`` go to the config (e.g. ``num_hidden_layers=1``)."""
     import torch
     import transformers as tf
 
     torch.manual_seed(seed)
     config = config_for(architecture, num_labels=num_labels)
+    for name, value in overrides.items():
+        setattr(config, name, value)
     config.id2label = {i: f"label_{i}" for i in range(num_labels)}
     config.label2id = {v: k for k, v in config.id2label.items()}
     auto = {

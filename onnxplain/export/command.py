@@ -11,7 +11,7 @@ from onnxplain.runtime.artifact import METHODS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model_dir", type=Path, help="Hugging Face sequence-classification directory")
+    parser.add_argument("model_dir", type=Path, help="Hugging Face sequence-classification or causal-LM directory")
     parser.add_argument("out_dir", type=Path, help="artifact directory to write")
     parser.add_argument(
         "--methods",
@@ -32,6 +32,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--calibration-text-column", help="name or 0-based index of the text column of a CSV/JSONL corpus"
+    )
+    parser.add_argument(
+        "--task",
+        choices=("sequence-classification", "causal-lm"),
+        help="what to explain (default: the task the checkpoint's class names)",
     )
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     parser.add_argument("--max-length", type=int, help="longest input in tokens (default: the model's limit)")
@@ -66,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         head_mask_source=source,
         opset=args.opset,
         max_length=args.max_length,
+        task=args.task,
     )
     print(f"wrote {out} in {time.perf_counter() - started:.0f} s (checked against PyTorch at 2 other shapes)")
     return 0

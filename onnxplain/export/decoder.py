@@ -112,6 +112,10 @@ def decode(
         trace.hidden_states.append(x)
 
     final = norm(x, weights.final_norm)
+    # as in Hugging Face's hidden_states, the last layer's output is recorded after the final norm: the
+    # raw residual stream would give AttCAT nothing there (norms are scale-invariant, so gradient x input
+    # through them is 0)
+    trace.hidden_states[-1] = final
     last = final.gather(1, explained[:, None, None].expand(batch, 1, final.shape[-1])).squeeze(1)
     trace.logits = linear(last, weights.head)
     return trace
