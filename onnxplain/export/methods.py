@@ -12,6 +12,7 @@ in general that is ``J[p, p]`` at the explained position ``p``, which is what is
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -41,8 +42,9 @@ def target_one_hot(logits: Tensor, target: Tensor) -> Tensor:
 
 
 def backward(trace: Trace, one_hot: Tensor, tensors: Sequence[Tensor]) -> tuple[Tensor, ...]:
-    """What the backward pass of ``trace``'s rule set delivers at ``tensors``, from the target logit."""
-    return torch.autograd.grad(trace.logits, list(tensors), grad_outputs=one_hot)
+    """What the backward pass of ``trace``'s rule set delivers at ``tensors``, from the target logit
+    (``one_hot`` is shaped like the logits). The graph is kept: question answering runs two passes on it."""
+    return torch.autograd.grad(trace.logits, list(tensors), grad_outputs=one_hot, retain_graph=True)
 
 
 def rows_at(matrix: Tensor, position: Tensor) -> Tensor:
@@ -112,6 +114,84 @@ def attcat(trace: Trace, hidden_gradients: Sequence[Tensor], token_mask: Tensor)
     return total
 
 
+@dataclass(frozen=True)
+class Seed:
+    """Where the backward passes start: ``gradient`` is fed to the logits (the one-hot of the explained
+    logit, shaped like them) and ``position`` [B] is the row the attention-based methods read."""
+
+    gradient: Tensor
+    position: Tensor
+
+
+def explanation_seeds(plain: Trace, target: Tensor, token_mask: Tensor) -> list[Seed]:
+    """One seed per explained logit. Classifiers and language models ([B, labels] logits): the target
+    class at the explained position. Extractive question answering ([B, T, 2] start and end logits,
+    ``target`` [B, 2] answer start and end, -1 = predicted): the start logit at the answer start and the
+    end logit at the answer end, explained one after the other and summed, as the Mask-LRP evaluation code
+    does; each rolls out from its own row."""
+    logits = plain.logits.detach()
+    if logits.dim() == 2:
+        return [Seed(target_one_hot(logits, target), plain.explained_position)]
+    seeds = []
+    for side in (0, 1):
+        # padding never wins a predicted answer position
+        side_logits = torch.where(token_mask > 0, logits[..., side], torch.finfo(logits.dtype).min)
+        one_hot = target_one_hot(side_logits, target[:, side])
+        zeros = torch.zeros_like(one_hot)
+        gradient = torch.stack((one_hot, zeros) if side == 0 else (zeros, one_hot), dim=-1)
+        seeds.append(Seed(gradient, one_hot.argmax(dim=-1)))
+    return seeds
+
+
+def seed_relevance(
+    plain: Trace,
+    chefer: dict[bool, Trace],
+    modified: dict[str, Trace],
+    seed: Seed,
+    token_mask: Tensor,
+    wanted: set[str],
+) -> dict[str, Tensor]:
+    """The [B, T] relevance of each wanted method for one seed, from the forward passes already run:
+    ``plain`` (ordinary gradient), ``chefer`` (unmasked/masked Chefer LRP) and ``modified`` (gradient x
+    input rule sets, by method)."""
+    position = seed.position
+    relevance: dict[str, Tensor] = {}
+    if wanted & {"raw-attention", "rollout"}:
+        relevance["raw-attention"] = rows_at(plain.attentions[-1].mean(dim=1), position)
+        relevance["rollout"] = rows_at(rollout([a.mean(dim=1) for a in plain.attentions]), position)
+
+    if wanted & NEEDS_GRADIENT:
+        layers = len(plain.attentions)
+        grads = backward(plain, seed.gradient, [plain.embeddings, *plain.attentions, *plain.hidden_states])
+        embedding_gradient, attention_gradients, hidden_gradients = (
+            grads[0],
+            grads[1 : 1 + layers],
+            grads[1 + layers :],
+        )
+        # On the word embeddings: on the summed embedding it is identically 0, since the embedding
+        # LayerNorm is scale-invariant per token (x . dLN(x)/dx = 0).
+        relevance["grad-input"] = (embedding_gradient * plain.word_embeddings).sum(dim=-1)
+        relevance["attention-gradcam"] = attention_gradcam(
+            plain.attentions[-1], attention_gradients[-1], token_mask, position, plain.causal
+        )
+        relevance["attcat"] = attcat(plain, hidden_gradients, token_mask)
+
+    for head_masked, trace in chefer.items():
+        embedding_relevance, *context_relevance = backward(trace, seed.gradient, [trace.embeddings, *trace.contexts])
+        stored = stored_attention_relevance(trace, context_relevance, head_masked)
+        rollout_method = "mask-lrp" if head_masked else "transatt"
+        if rollout_method in wanted:
+            relevance[rollout_method] = chefer_rollout(attention_gradients, stored, position)
+        if not head_masked:
+            relevance["full-lrp"] = embedding_relevance.sum(dim=-1)
+            relevance["partial-lrp"] = rows_at(stored[-1].clamp(min=0).mean(dim=1), position)
+
+    for name, trace in modified.items():
+        (gradient,) = backward(trace, seed.gradient, [trace.embeddings])
+        relevance[name] = (gradient * trace.embeddings).sum(dim=-1)
+    return relevance
+
+
 def explain(
     weights: CanonicalWeights,
     input_ids: Tensor,
@@ -131,48 +211,18 @@ def explain(
 
     token_mask = attention_mask.to(torch.float32)
     plain = run(Gradient())
-    position = plain.explained_position
-    one_hot = target_one_hot(plain.logits.detach(), target)
-    relevance: dict[str, Tensor] = {}
     wanted = set(methods)
-
-    if wanted & {"raw-attention", "rollout"}:
-        relevance["raw-attention"] = rows_at(plain.attentions[-1].mean(dim=1), position)
-        relevance["rollout"] = rows_at(rollout([a.mean(dim=1) for a in plain.attentions]), position)
-
-    if wanted & NEEDS_GRADIENT:
-        layers = len(plain.attentions)
-        grads = backward(plain, one_hot, [plain.embeddings, *plain.attentions, *plain.hidden_states])
-        embedding_gradient, attention_gradients, hidden_gradients = (
-            grads[0],
-            grads[1 : 1 + layers],
-            grads[1 + layers :],
-        )
-        # On the word embeddings: on the summed embedding it is identically 0, since the embedding
-        # LayerNorm is scale-invariant per token (x . dLN(x)/dx = 0).
-        relevance["grad-input"] = (embedding_gradient * plain.word_embeddings).sum(dim=-1)
-        relevance["attention-gradcam"] = attention_gradcam(
-            plain.attentions[-1], attention_gradients[-1], token_mask, position, plain.causal
-        )
-        relevance["attcat"] = attcat(plain, hidden_gradients, token_mask)
-
-    for head_masked, names in ((False, {"transatt", "full-lrp", "partial-lrp"}), (True, {"mask-lrp"})):
-        if not wanted & names:
-            continue
-        trace = run(Chefer(head_masked=head_masked))
-        embedding_relevance, *context_relevance = backward(trace, one_hot, [trace.embeddings, *trace.contexts])
-        stored = stored_attention_relevance(trace, context_relevance, head_masked)
-        rollout_method = "mask-lrp" if head_masked else "transatt"
-        if rollout_method in wanted:
-            relevance[rollout_method] = chefer_rollout(attention_gradients, stored, position)
-        if not head_masked:
-            relevance["full-lrp"] = embedding_relevance.sum(dim=-1)
-            relevance["partial-lrp"] = rows_at(stored[-1].clamp(min=0).mean(dim=1), position)
-
-    for name in sorted(wanted & GRADIENT_TIMES_INPUT.keys()):
-        trace = run(GRADIENT_TIMES_INPUT[name])
-        (gradient,) = backward(trace, one_hot, [trace.embeddings])
-        relevance[name] = (gradient * trace.embeddings).sum(dim=-1)
+    chefer = {
+        head_masked: run(Chefer(head_masked=head_masked))
+        for head_masked, names in ((False, {"transatt", "full-lrp", "partial-lrp"}), (True, {"mask-lrp"}))
+        if wanted & names
+    }
+    modified = {name: run(GRADIENT_TIMES_INPUT[name]) for name in sorted(wanted & GRADIENT_TIMES_INPUT.keys())}
+    relevance: dict[str, Tensor] = {}
+    for seed in explanation_seeds(plain, target, token_mask):
+        part = seed_relevance(plain, chefer, modified, seed, token_mask, wanted)
+        for name, value in part.items():
+            relevance[name] = relevance[name] + value if name in relevance else value
 
     outputs = {"logits": plain.logits.detach()}
     for name in methods:

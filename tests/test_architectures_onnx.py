@@ -1,0 +1,55 @@
+"""Every architecture beyond BERT exports, and its graph equals eager PyTorch in ONNX Runtime at shapes it
+was not traced at (left and right padding for decoders); the runtime then explains with it.
+
+Exports are slow (a minute or two each on a busy 2-core machine), so models have one layer and, but for
+GPT-2 which exports every method, one method per rule set (Chefer + gradient, CP-LRP, AttnLRP, masked)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from onnxplain.export import export_model
+from onnxplain.export.checkpoint import load_checkpoint
+from onnxplain.export.verify import check_against_eager
+from onnxplain.runtime import Explainer, artifact
+from tests.tiny_models import build_tiny_classifier
+
+RULE_SET_METHODS = ["mask-lrp", "attnlrp", "mask-cp-lrp"]
+CASES = [
+    ("gpt2", "sequence-classification", list(artifact.METHODS), "last-real-token"),
+    ("llama", "causal-lm", RULE_SET_METHODS, "last-real-token"),
+    ("mpnet", "sequence-classification", RULE_SET_METHODS, "first-token"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("architecture", "task", "methods", "position"), CASES)
+def test_export_equals_eager_and_explains(
+    architecture: str, task: str, methods: list[str], position: str, tmp_path: Path
+) -> None:
+    model_dir = build_tiny_classifier(tmp_path / "model", architecture, seed=7, task=task, num_hidden_layers=1)
+    out = export_model(model_dir, tmp_path / "artifact", methods=methods)  # checks (1, 5) and (4, 23) itself
+    checkpoint = load_checkpoint(model_dir)
+    has_token_types = checkpoint.weights.token_type_embeddings is not None
+    worst = check_against_eager(
+        checkpoint.weights, methods, has_token_types, out / artifact.MODEL_FILE, shapes=((2, 9), (5, 31))
+    )
+    assert set(worst) == {"logits", *methods}
+
+    manifest = json.loads((out / artifact.MANIFEST_FILE).read_text())
+    assert (manifest["architecture"], manifest["task"], manifest["explained_position"]) == (
+        architecture,
+        task,
+        position,
+    )
+    explainer = Explainer.load(out)
+    texts = ["a film", "a film that takes its time and earns every minute of it"]
+    batched = explainer.explain(texts, method=methods[0])
+    alone = explainer.explain(texts[0], method=methods[0])[0]
+    # the short text is padded in the batch: its explanation must not change
+    for together, single in zip(batched[0].tokens, alone.tokens, strict=True):
+        assert together.relevance == pytest.approx(single.relevance, rel=1e-3, abs=1e-6)
+    assert batched[0].target == alone.target
