@@ -92,6 +92,8 @@ def build_tiny_classifier(
     import transformers as tf
 
     torch.manual_seed(seed)
+    if task == "question-answering":
+        num_labels = 2  # Hugging Face's qa_outputs gives the start and the end logit of each token
     config = config_for(architecture, num_labels=num_labels)
     for name, value in overrides.items():
         setattr(config, name, value)

@@ -55,9 +55,10 @@ class EncoderWeights:
     embedding_norm: Norm
     embedding_projection: Linear | None
     layers: tuple[EncoderLayer, ...]
-    classifier: tuple[tuple[Linear, str | None], ...]  # applied to token 0: (layer, activation after it)
+    classifier: tuple[tuple[Linear, str | None], ...]  # applied to token 0: (layer, activation after it); () for QA
     position_padding_id: int = 0  # the id "after-padding" positions count from (MPNet: always 1)
     relative_attention_bias: Tensor | None = None  # [buckets, heads], added to every layer's scores (MPNet)
+    span_head: Linear | None = None  # extractive question answering: start and end logit of every token
 
     @property
     def num_layers(self) -> int:
@@ -65,7 +66,9 @@ class EncoderWeights:
 
     @property
     def num_labels(self) -> int:
-        return int(self.classifier[-1][0].weight.shape[0])
+        """Classes of a classifier; for question answering the two logits of each token (start, end)."""
+        head = self.span_head if self.span_head is not None else self.classifier[-1][0]
+        return int(head.weight.shape[0])
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class EncoderAdapter:
     position_scheme: str = "absolute"
     position_padding_id: int | None = None  # None: the config's pad_token_id
     relative_attention_bias: str | None = None
+    span_head: str = "qa_outputs"
     activation_key: str = "hidden_act"
 
 
@@ -176,8 +180,11 @@ def read_weights(
 
     if decoder_adapter_for(model_type) is not None:
         return read_decoder_weights(model_type, config, state, task)
-    if task != "sequence-classification":
-        raise UserError(f"onnxplain exports {model_type} models for sequence classification only, not {task}")
+    if task not in ("sequence-classification", "question-answering"):
+        raise UserError(
+            f"onnxplain exports {model_type} models for sequence classification or question answering, not {task}"
+        )
+    answers_questions = task == "question-answering"
     adapter = adapter_for(model_type)
     eps = float(getattr(config, "layer_norm_eps", 1e-12))
 
@@ -207,6 +214,8 @@ def read_weights(
             output_norm=norm(f"{p}.{adapter.output_norm}"),
         )
 
+    if answers_questions and tensor(f"{adapter.span_head}.weight").shape[0] != 2:
+        raise UserError(f"{adapter.span_head} must give 2 logits per token (start, end); is this a span QA model?")
     e = adapter.embeddings
     projection = adapter.embedding_projection
     pad_token_id = int(getattr(config, "pad_token_id", None) or 0)
@@ -223,7 +232,8 @@ def read_weights(
         embedding_norm=norm(f"{e}.{adapter.embedding_norm}"),
         embedding_projection=linear(projection) if projection and f"{projection}.weight" in state else None,
         layers=tuple(layer(i) for i in range(int(config.num_hidden_layers))),
-        classifier=tuple((linear(name), act) for name, act in adapter.classifier),
+        classifier=() if answers_questions else tuple((linear(name), act) for name, act in adapter.classifier),
         position_padding_id=pad_token_id if adapter.position_padding_id is None else adapter.position_padding_id,
         relative_attention_bias=tensor(relative) if relative else None,
+        span_head=linear(adapter.span_head) if answers_questions else None,
     )

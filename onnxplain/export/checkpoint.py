@@ -16,12 +16,14 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 AUTO_CLASSES = {
     "sequence-classification": "AutoModelForSequenceClassification",
     "causal-lm": "AutoModelForCausalLM",
+    "question-answering": "AutoModelForQuestionAnswering",
 }
 # checkpoint class name suffix -> task
 TASK_SUFFIXES = (
     ("ForSequenceClassification", "sequence-classification"),
     ("ForCausalLM", "causal-lm"),
     ("LMHeadModel", "causal-lm"),
+    ("ForQuestionAnswering", "question-answering"),
 )
 
 
@@ -87,6 +89,8 @@ def load_checkpoint(model_dir: str | Path, task: str | None = None) -> Checkpoin
     state = model.state_dict()
     weights = read_weights(config.model_type, config, state, task)
     labels = {int(i): str(name) for i, name in model.config.id2label.items()}
+    if task == "question-answering":
+        labels = {0: "start", 1: "end"}
     return Checkpoint(
         directory=directory,
         model_type=config.model_type,

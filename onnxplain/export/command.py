@@ -35,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--task",
-        choices=("sequence-classification", "causal-lm"),
+        choices=("sequence-classification", "causal-lm", "question-answering"),
         help="what to explain (default: the task the checkpoint's class names)",
     )
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")

@@ -125,6 +125,9 @@ def encode(
         x = norm(rules.residual(linear(inner, layer.output), x), layer.output_norm)
         trace.hidden_states.append(x)
 
+    if weights.span_head is not None:  # question answering: [B, T, 2] start and end logits of every token
+        trace.logits = linear(x, weights.span_head)
+        return trace
     pooled = x[:, 0]
     for dense, activation in weights.classifier:
         pooled = linear(pooled, dense)

@@ -74,7 +74,9 @@ def explained_position(weights: Any) -> str:
     """The manifest's ``explained_position``: which token's final state the logits read."""
     from onnxplain.export.decoder_architectures import DecoderWeights
 
-    return "last-real-token" if isinstance(weights, DecoderWeights) else "first-token"
+    if isinstance(weights, DecoderWeights):
+        return "last-real-token"
+    return "answer-start-and-end" if weights.span_head is not None else "first-token"
 
 
 def finish_onnx(path: Path, head_mask: np.ndarray, manifest: artifact.Manifest) -> None:
@@ -111,8 +113,8 @@ def export_model(
     task: str | None = None,
 ) -> Path:
     """Export a Hugging Face sequence classifier or causal language model as an explainer artifact in
-    ``out_dir``. ``task`` (``sequence-classification`` or ``causal-lm``) defaults to the one the
-    checkpoint's class names.
+    ``out_dir``. ``task`` (``sequence-classification``, ``causal-lm`` or ``question-answering``) defaults to
+    the one the checkpoint's class names.
 
     The graph is checked against eager PyTorch in ONNX Runtime at two shapes other than the one it was
     traced at; a mismatch raises ``ExportMismatch`` and leaves no artifact behind.

@@ -55,7 +55,10 @@ def example_inputs(weights: CanonicalWeights, batch: int, tokens: int, has_token
         attention_mask[0, : tokens // 3] = 0
         input_ids[0, : tokens // 3] = weights.pad_token_id
     labels = weights.num_labels
-    target = torch.randint(-1, labels, (batch,), generator=generator)
+    if getattr(weights, "span_head", None) is not None:  # question answering: answer start and end
+        target = torch.randint(-1, max(tokens - tokens // 3, 1), (batch, 2), generator=generator)
+    else:
+        target = torch.randint(-1, labels, (batch,), generator=generator)
     head_mask = (torch.rand(weights.num_layers, weights.num_heads, generator=generator) > 0.4).float()
     inputs = [input_ids, attention_mask]
     if has_token_types:

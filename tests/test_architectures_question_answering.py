@@ -1,0 +1,121 @@
+"""Extractive question answering (BERT family): the canonical encoder's start and end logits equal Hugging
+Face's, the explanation is the start logit's at the answer start plus the end logit's at the answer end,
+CP-LRP conserves their sum on a zero-bias model, and head masks change only the masked methods."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from onnxplain.export.checkpoint import Checkpoint, load_checkpoint
+from onnxplain.export.encoder import encode
+from onnxplain.export.methods import explain
+from onnxplain.export.rulesets import Gradient
+from onnxplain.runtime.artifact import HEAD_MASKED_METHODS, METHODS
+from tests.tiny_models import build_tiny_classifier
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Checkpoint:
+    return load_checkpoint(
+        build_tiny_classifier(tmp_path_factory.mktemp("qa"), "bert", seed=8, task="question-answering")
+    )
+
+
+def pairs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two question + context pairs (segments 0 and 1), the second right-padded."""
+    generator = torch.Generator().manual_seed(1)
+    input_ids = torch.randint(1000, 30000, (2, 16), generator=generator)
+    attention_mask = torch.ones_like(input_ids)
+    token_type_ids = torch.zeros_like(input_ids)
+    token_type_ids[:, 5:] = 1
+    attention_mask[1, 12:] = 0
+    input_ids[1, 12:] = 0
+    token_type_ids[1, 12:] = 0
+    return input_ids, attention_mask, token_type_ids
+
+
+def run(checkpoint: Checkpoint, target: torch.Tensor, methods=METHODS, head_mask=None) -> dict[str, torch.Tensor]:
+    weights = checkpoint.weights
+    head_mask = torch.ones(weights.num_layers, weights.num_heads) if head_mask is None else head_mask
+    input_ids, attention_mask, token_type_ids = pairs()
+    return explain(weights, input_ids, attention_mask, token_type_ids, target, head_mask, methods)
+
+
+def test_checkpoint_is_read_as_question_answering(checkpoint: Checkpoint) -> None:
+    assert checkpoint.task == "question-answering"
+    assert checkpoint.labels == {0: "start", 1: "end"}
+    assert checkpoint.weights.num_labels == 2
+
+
+def test_start_and_end_logits_match_hugging_face(checkpoint: Checkpoint) -> None:
+    import transformers
+
+    reference = transformers.AutoModelForQuestionAnswering.from_pretrained(
+        checkpoint.directory, attn_implementation="eager"
+    ).eval()
+    input_ids, attention_mask, token_type_ids = pairs()
+    with torch.no_grad():
+        expected = reference(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+    heads = torch.ones(checkpoint.weights.num_layers, checkpoint.weights.num_heads)
+    trace = encode(checkpoint.weights, Gradient(), input_ids, attention_mask, token_type_ids, heads)
+    assert trace.logits.shape == (2, 16, 2)
+    assert torch.allclose(trace.logits[..., 0], expected.start_logits, atol=1e-5, rtol=0)
+    assert torch.allclose(trace.logits[..., 1], expected.end_logits, atol=1e-5, rtol=0)
+
+
+def test_explanation_is_the_sum_of_start_and_end(checkpoint: Checkpoint) -> None:
+    span = torch.tensor([[6, 8], [7, 7]])
+    both = run(checkpoint, span, methods=("grad-input", "rollout"))
+    # gradient x input is linear in where the backward pass starts: the sum of the two explanations is the
+    # explanation of the sum of the two logits
+    weights = checkpoint.weights
+    input_ids, attention_mask, token_type_ids = pairs()
+    heads = torch.ones(weights.num_layers, weights.num_heads)
+    trace = encode(weights, Gradient(), input_ids, attention_mask, token_type_ids, heads)
+    answer_logits = trace.logits[[0, 1], span[:, 0], 0] + trace.logits[[0, 1], span[:, 1], 1]
+    (gradient,) = torch.autograd.grad(answer_logits.sum(), [trace.embeddings])
+    expected = (gradient * trace.word_embeddings).sum(dim=-1) * attention_mask
+    assert torch.allclose(both["grad-input"], expected, atol=1e-6)
+    # the rollout of a span reads the rows of its start and its end: rows of a row-stochastic matrix sum to 1
+    assert torch.allclose(both["rollout"].sum(dim=1), torch.full((2,), 2.0), atol=1e-5)
+
+
+def test_predicted_answer_is_the_argmax_over_real_tokens(checkpoint: Checkpoint) -> None:
+    predicted = run(checkpoint, torch.full((2, 2), -1), methods=("attnlrp",))
+    logits = predicted["logits"]
+    _, attention_mask, _ = pairs()
+    blocked = torch.finfo(torch.float32).min
+    starts = torch.where(attention_mask > 0, logits[..., 0], blocked).argmax(dim=1)
+    ends = torch.where(attention_mask > 0, logits[..., 1], blocked).argmax(dim=1)
+    chosen = run(checkpoint, torch.stack((starts, ends), dim=1), methods=("attnlrp",))
+    assert torch.equal(predicted["attnlrp"], chosen["attnlrp"])
+    assert (predicted["attnlrp"][1, 12:] == 0).all()
+
+
+def test_cp_lrp_conserves_the_answer_logits_on_a_zero_bias_model(tmp_path: Path) -> None:
+    checkpoint = load_checkpoint(
+        build_tiny_classifier(tmp_path, "bert", seed=4, zero_bias=True, task="question-answering")
+    )
+    span = torch.tensor([[6, 9], [5, 11]])
+    outputs = run(checkpoint, span, methods=("cp-lrp", "full-lrp"))
+    logits = outputs["logits"]
+    answer_logits = logits[[0, 1], span[:, 0], 0] + logits[[0, 1], span[:, 1], 1]
+    assert torch.allclose(outputs["cp-lrp"].sum(dim=1), answer_logits, rtol=1e-4, atol=1e-5)
+    assert torch.allclose(outputs["full-lrp"].sum(dim=1), torch.full((2,), 2.0), atol=1e-3)  # 1 per logit
+
+
+def test_head_mask_changes_only_the_masked_methods(checkpoint: Checkpoint) -> None:
+    weights = checkpoint.weights
+    partial = torch.ones(weights.num_layers, weights.num_heads)
+    partial[-1, [0, 3]] = 0
+    span = torch.tensor([[6, 8], [7, 10]])
+    kept = run(checkpoint, span)
+    masked = run(checkpoint, span, head_mask=partial)
+    for method in ("logits", *METHODS):
+        if method in HEAD_MASKED_METHODS:
+            assert not torch.allclose(kept[method], masked[method]), method
+        else:
+            assert torch.equal(kept[method], masked[method]), method
