@@ -119,3 +119,35 @@ def test_head_mask_changes_only_the_masked_methods(checkpoint: Checkpoint) -> No
             assert not torch.allclose(kept[method], masked[method]), method
         else:
             assert torch.equal(kept[method], masked[method]), method
+
+
+@pytest.mark.slow
+def test_question_answering_exports_and_explains_pairs(tmp_path: Path) -> None:
+    import json
+
+    from onnxplain.export import export_model
+    from onnxplain.export.verify import check_against_eager
+    from onnxplain.runtime import Explainer, artifact
+    from onnxplain.runtime.question_answering import explain_answers
+
+    methods = ["mask-lrp", "attnlrp", "grad-input"]
+    model_dir = build_tiny_classifier(
+        tmp_path / "model", "bert", seed=9, task="question-answering", num_hidden_layers=1
+    )
+    out = export_model(model_dir, tmp_path / "artifact", methods=methods)
+    weights = load_checkpoint(model_dir).weights
+    check_against_eager(weights, methods, True, out / artifact.MODEL_FILE, shapes=((2, 9), (5, 31)))
+    manifest = json.loads((out / artifact.MANIFEST_FILE).read_text())
+    assert (manifest["task"], manifest["explained_position"]) == ("question-answering", "answer-start-and-end")
+
+    explainer = Explainer.load(out)
+    questions = ["who directed the film?", "when?"]
+    contexts = ["the film was directed by agnes varda in paris", "in the summer of 1962, on a long afternoon"]
+    together = explain_answers(explainer, questions, contexts, method="attnlrp")
+    alone = explain_answers(explainer, questions[1:], contexts[1:], method="attnlrp")[0]
+    assert together[1].relevance == pytest.approx(alone.relevance, rel=1e-3, abs=1e-6)  # padded in the batch
+    segments = together[0].token_segments
+    assert segments[0] is None and 0 in segments and 1 in segments
+    chosen = explain_answers(explainer, questions[:1], contexts[:1], method="attnlrp", answers=[(9, 10)])[0]
+    assert (chosen.start_token, chosen.end_token) == (9, 10)
+    assert chosen.answer == contexts[0][chosen.answer_start : chosen.answer_end] and chosen.answer

@@ -23,6 +23,7 @@ from onnxplain.runtime.artifact import (
     Manifest,
     read_manifest,
 )
+from onnxplain.runtime.question_answering import QUESTION_ANSWERING, answer_span_target
 from onnxplain.runtime.results import Explanation, explanation
 from onnxplain.runtime.sessions import Device, SessionPool, choose_device
 from onnxplain.runtime.tokenization import TextEncoding, TextTokenizer, pad
@@ -150,7 +151,9 @@ class Explainer:
         """One ONNX Runtime call on token ids (int64 [batch, seq]); ``methods`` None = all, () = logits only.
 
         ``target``: int64 [batch], -1 = the predicted label. Returns ``logits`` [batch, labels] and each
-        method's relevance [batch, seq]. Only the parts of the graph these outputs need are run.
+        method's relevance [batch, seq]. Only the parts of the graph these outputs need are run. Question
+        answering artifacts take ``target`` [batch, 2] (answer start and end token, -1 = predicted) and
+        return ``logits`` [batch, seq, 2]; see ``question_answering.explain_answers``.
         """
         methods = self.methods if methods is None else (methods,) if isinstance(methods, str) else methods
         for method in methods:
@@ -162,14 +165,10 @@ class Explainer:
                 "[batch, sequence] arrays of the same shape"
             )
         batch = input_ids.shape[0]
-        if target is None:
-            target = np.full(batch, PREDICTED_TARGET, dtype=np.int64)
-        target = np.ascontiguousarray(target, dtype=np.int64).reshape(-1)
-        if target.shape != (batch,) or np.any((target < PREDICTED_TARGET) | (target >= len(self.labels))):
-            raise UserError(
-                f"target must hold one label index per example (0..{len(self.labels) - 1}, or -1 for the "
-                f"predicted label), got {target.tolist()}"
-            )
+        if self.manifest.task == QUESTION_ANSWERING:
+            target = answer_span_target(target, input_ids.shape)
+        else:
+            target = self.class_target(target, batch)
         feeds = {
             INPUT_IDS: input_ids,
             ATTENTION_MASK: np.ascontiguousarray(attention_mask, dtype=np.int64),
@@ -186,6 +185,18 @@ class Explainer:
         outputs = {LOGITS: values[0]}
         outputs.update(zip(methods, values[1:], strict=True))
         return outputs
+
+    def class_target(self, target: np.ndarray | None, batch: int) -> np.ndarray:
+        """The ``target`` input of a classifier or language model: one label index per example."""
+        if target is None:
+            target = np.full(batch, PREDICTED_TARGET, dtype=np.int64)
+        target = np.ascontiguousarray(target, dtype=np.int64).reshape(-1)
+        if target.shape != (batch,) or np.any((target < PREDICTED_TARGET) | (target >= len(self.labels))):
+            raise UserError(
+                f"target must hold one label index per example (0..{len(self.labels) - 1}, or -1 for the "
+                f"predicted label), got {target.tolist()}"
+            )
+        return target
 
     def target_indices(self, target: Target | Sequence[Target], count: int) -> np.ndarray:
         """Label indices (-1 = predicted) for ``count`` texts from None, a label, or one label per text."""
