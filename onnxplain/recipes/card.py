@@ -63,7 +63,7 @@ def model_card(summary: dict[str, Any]) -> str:
         "",
         "## Data",
         "",
-        f"`{data['path']}` from the `{data['package']['name']}` package, fetched at build time. "
+        f"`{data['path']}` from the `{data['package']['name']}` package. "
         f"{data['note']} The held-out split is in `heldout.csv`; the head-calibration corpus in "
         "`calibration.txt`.",
         "",
