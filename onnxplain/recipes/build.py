@@ -195,7 +195,8 @@ def build(
         versions["torch"],
         versions["transformers"],
     )
-    log(f"[2/5] fine-tuning on {len(split.train)} sentences ({recipe.finetune.epochs} epoch(s))")
+    training = min(recipe.finetune.limit_train or len(split.train), len(split.train))
+    log(f"[2/5] fine-tuning on {training} sentences ({recipe.finetune.epochs} epoch(s))")
     finetune_dir, finetune, reused = _finetune_stage(
         recipe, base_dir, split, stages / f"finetune-{finetune_key}", progress
     )
