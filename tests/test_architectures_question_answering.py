@@ -151,3 +151,17 @@ def test_question_answering_exports_and_explains_pairs(tmp_path: Path) -> None:
     chosen = explain_answers(explainer, questions[:1], contexts[:1], method="attnlrp", answers=[(9, 10)])[0]
     assert (chosen.start_token, chosen.end_token) == (9, 10)
     assert chosen.answer == contexts[0][chosen.answer_start : chosen.answer_end] and chosen.answer
+
+    # onnxplain evaluate: the answer-token metric, through the command line
+    from onnxplain.cli import main
+
+    data = tmp_path / "qa.jsonl"
+    rows = [
+        {"question": q, "context": c, "answer": c.split()[-1], "answer_start": c.rindex(c.split()[-1])}
+        for q, c in zip(questions, contexts, strict=True)
+    ]
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert main(["evaluate", str(out), "--data", str(data), "--out", str(tmp_path / "eval"), "--answer-top", "3"]) == 0
+    scores = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert scores["examples"] == 2 and set(scores["methods"]) == set(methods)
+    assert all(0 <= s["share"] <= 1 for s in scores["methods"].values())

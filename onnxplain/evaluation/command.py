@@ -24,6 +24,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-tokens", type=int, default=20, help="skip texts with fewer tokens")
     parser.add_argument("--random-masks", type=int, default=5, help="random head masks in the ablation")
     parser.add_argument("--no-ablation", action="store_true", help="skip Mask-LRP's head-mask ablation")
+    parser.add_argument(
+        "--answer-top",
+        type=int,
+        default=20,
+        help="question answering artifacts: count gold answer tokens among this many most relevant (default 20)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -42,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
     from onnxplain.evaluation.scores import score_curves
     from onnxplain.runtime import Explainer
     from onnxplain.runtime.artifact import METHODS
+    from onnxplain.runtime.question_answering import QUESTION_ANSWERING
 
-    for name in ("limit", "batch_size", "forward_batch_size", "bootstrap", "min_tokens"):
+    for name in ("limit", "batch_size", "forward_batch_size", "bootstrap", "min_tokens", "answer_top"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be a positive number, not {value}; fix it")
@@ -61,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
             f"the artifact has no method {', '.join(unknown) or '(none given)'}; choose among "
             f"{', '.join(available)} in --methods"
         )
+
+    if manifest.task == QUESTION_ANSWERING:  # AOPC needs classes: question answering has its own metric
+        return evaluate_question_answering(args, explainer, methods)
 
     examples = read_labelled_texts(args.data, manifest, text_column=args.text_column, label_column=args.label_column)[
         : args.limit
@@ -114,4 +124,21 @@ def run(args: argparse.Namespace) -> int:
     curves.save(args.out / "curves.npz", source_index=np.asarray([t.source_index for t in encoded.texts]))
     print(paths[0].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in [*paths, args.out / "curves.npz"]))
+    return 0
+
+
+def evaluate_question_answering(args: argparse.Namespace, explainer, methods: list[str]) -> int:
+    """The answer-token metric (``answer_tokens``) of a question answering artifact, to results.md/.json."""
+    import json
+
+    from onnxplain.evaluation.answer_tokens import evaluate_answer_tokens, read_answer_examples
+
+    examples = read_answer_examples(args.data)[: args.limit]
+    scores = evaluate_answer_tokens(explainer, examples, methods, top=args.answer_top)
+    args.out.mkdir(parents=True, exist_ok=True)
+    markdown, data = args.out / "results.md", args.out / "results.json"
+    markdown.write_text(scores.to_markdown(), encoding="utf-8")
+    data.write_text(json.dumps(scores.to_json(), indent=2) + "\n", encoding="utf-8")
+    print(markdown.read_text(encoding="utf-8"))
+    print(f"wrote {markdown}, {data}")
     return 0
