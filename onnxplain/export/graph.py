@@ -16,6 +16,7 @@ from torch import Tensor
 
 from onnxplain.export.canonical import CanonicalWeights
 from onnxplain.export.decoder_architectures import DecoderWeights
+from onnxplain.export.graph_passes import share_forward_passes
 from onnxplain.export.methods import explain
 from onnxplain.runtime import artifact
 
@@ -80,9 +81,10 @@ def trace(
     from torch.fx.experimental.proxy_tensor import make_fx
 
     function = explain_function(weights, methods, has_token_types)
-    return make_fx(function, decomposition_table=decompositions, tracing_mode="symbolic", _allow_non_fake_inputs=True)(
-        *example_inputs(weights, 3, 17, has_token_types)
-    )
+    traced = make_fx(
+        function, decomposition_table=decompositions, tracing_mode="symbolic", _allow_non_fake_inputs=True
+    )(*example_inputs(weights, 3, 17, has_token_types))
+    return share_forward_passes(traced)  # one forward pass for every rule set (graph_passes)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,48 @@
+"""The traced explain graph keeps one forward pass for all rule sets and computes the same values."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+from onnxplain.export import graph
+from onnxplain.export.checkpoint import load_checkpoint
+from onnxplain.export.graph_passes import drop_value_preserving, merge_common_subexpressions
+
+LINEAR = "aten.addmm.default"
+
+
+def linear_calls(module: torch.fx.GraphModule) -> int:
+    return Counter(str(n.target) for n in module.graph.nodes if n.op == "call_function")[LINEAR]
+
+
+def test_rule_sets_share_one_forward_pass_and_values_do_not_change(tiny_model_dir: Path) -> None:
+    weights = load_checkpoint(tiny_model_dir).weights
+    decompositions = graph.onnx_decompositions(18)
+    linears_per_forward = 6 * weights.num_layers + 2  # q, k, v, output, two feed-forward; pooler, classifier
+
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    function = graph.explain_function(weights, ["mask-lrp", "attnlrp", "cp-lrp"], True)
+    traced = make_fx(
+        function, decomposition_table=decompositions, tracing_mode="symbolic", _allow_non_fake_inputs=True
+    )(*graph.example_inputs(weights, 3, 17, True))
+    # the gradient pass, Chefer's and CP-LRP's and AttnLRP's forward passes: one copy each before the passes
+    assert linear_calls(traced) == 4 * linears_per_forward
+    inputs = graph.example_inputs(weights, 2, 11, True, seed=5)
+    before = traced(*inputs)
+    assert drop_value_preserving(traced) > 0
+    assert merge_common_subexpressions(traced) > 0
+    traced.graph.eliminate_dead_code()
+    traced.recompile()
+    assert linear_calls(traced) == linears_per_forward
+    for old, new in zip(before, traced(*inputs), strict=True):
+        assert torch.equal(old, new)
+
+
+def test_trace_applies_the_passes(tiny_model_dir: Path) -> None:
+    weights = load_checkpoint(tiny_model_dir).weights
+    traced = graph.trace(weights, ["attnlrp", "cp-lrp"], True, graph.onnx_decompositions(18))
+    assert linear_calls(traced) == 6 * weights.num_layers + 2
