@@ -26,6 +26,8 @@ def test_interleaved_runs_every_candidate_in_turn_and_gives_slow_ones_fewer_roun
     timings = interleaved({"fast": candidate("fast", 0.001), "slow": candidate("slow", 0.05)}, rounds=5, budget_s=0.1)
     assert len(timings["fast"].rounds) == 5
     assert 1 <= len(timings["slow"].rounds) <= 2  # 0.1 s budget / 0.05 s per call
+    too_slow = interleaved({"slow": candidate("slow", 0.05)}, rounds=5, budget_s=0.01)
+    assert len(too_slow["slow"].rounds) == 1  # its warm-up call is its only measurement
     assert calls[:4] == ["fast", "slow", "fast", "slow"]  # warm-up, then rounds alternate
     assert timings["slow"].median > timings["fast"].median
 
