@@ -83,8 +83,8 @@ def test_evaluate_command_writes_the_report(tiny_artifact: Path, tmp_path: Path,
     assert {"mask-lrp:all", "mask-lrp:none", "mask-lrp:random-0", "mask-lrp:random-1"} <= set(names)
     assert results["texts_read"] == 10
     assert results["texts_evaluated"] + results["skipped_shorter_than_min_tokens"] == 10
-    assert results["heads_kept"]["mask-lrp"] == 6  # the fixture masks 2 of 8 heads
-    assert results["heads_kept"]["mask-lrp:random-0"] == 6
+    assert results["heads_kept"]["mask-lrp"] == 5  # the fixture masks 3 of 8 heads
+    assert results["heads_kept"]["mask-lrp:random-0"] == 5
     for variant in results["variants"]:
         aopc = variant["aopc"]
         assert aopc["ci_low"] <= aopc["mean"] <= aopc["ci_high"]
