@@ -32,6 +32,9 @@ GRADIENT_TIMES_INPUT = {
     "attnlrp": AttnLRP(),
     "mask-attnlrp": AttnLRP(head_masked=True),
 }
+# Methods that are a rule set's gradient of the target's log-probability times the difference between each
+# token's embedding and the pad token's, the substitution the deletion evaluation makes (issue 9).
+PAD_REFERENCE = {"cp-lrp-pad": ConservativePropagation()}
 
 
 def target_one_hot(logits: Tensor, target: Tensor) -> Tensor:
@@ -39,6 +42,26 @@ def target_one_hot(logits: Tensor, target: Tensor) -> Tensor:
     chosen = torch.where(target < 0, logits.argmax(dim=-1), target)
     classes = torch.arange(logits.shape[-1], device=logits.device)
     return (classes[None, :] == chosen[:, None]).to(logits.dtype)
+
+
+def log_probability_seed(seed: Tensor, logits: Tensor, token_mask: Tensor) -> Tensor:
+    """The gradient of the explained logit's log-softmax with respect to the logits, from its one-hot
+    ``seed``: ``seed - softmax * sum(seed)`` over the axis the softmax runs on (labels; for [B, T, 2]
+    question-answering logits, the real tokens). For two labels it is proportional to the one-hot of the
+    logit *difference*, the only thing the class probability depends on."""
+    if logits.dim() == 2:
+        return seed - torch.softmax(logits, dim=-1) * seed.sum(dim=-1, keepdim=True)
+    masked = torch.where(token_mask[..., None] > 0, logits, torch.finfo(logits.dtype).min)
+    return seed - torch.softmax(masked, dim=1) * seed.sum(dim=1, keepdim=True)
+
+
+def pad_reference_relevance(trace: Trace, seed: Tensor, pad_embedding: Tensor, token_mask: Tensor) -> Tensor:
+    """``cp-lrp-pad``: the rule set's gradient of the target's log-probability at the summed embedding,
+    times ``w_token - w_pad``, summed over features. A token equal to the pad token gets exactly 0: the
+    relevance estimates what replacing the token by the pad token (the deletion protocol) removes."""
+    log_probability = log_probability_seed(seed, trace.logits.detach(), token_mask)
+    (gradient,) = backward(trace, log_probability, [trace.embeddings])
+    return (gradient * (trace.word_embeddings - pad_embedding)).sum(dim=-1)
 
 
 def backward(trace: Trace, one_hot: Tensor, tensors: Sequence[Tensor]) -> tuple[Tensor, ...]:
@@ -150,10 +173,13 @@ def seed_relevance(
     seed: Seed,
     token_mask: Tensor,
     wanted: set[str],
+    pad_reference: dict[str, Trace] | None = None,
+    pad_embedding: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """The [B, T] relevance of each wanted method for one seed, from the forward passes already run:
     ``plain`` (ordinary gradient), ``chefer`` (unmasked/masked Chefer LRP) and ``modified`` (gradient x
-    input rule sets, by method)."""
+    input rule sets, by method), ``pad_reference`` (``PAD_REFERENCE`` rule sets, by method, with the pad
+    token's embedding ``pad_embedding``)."""
     position = seed.position
     relevance: dict[str, Tensor] = {}
     if wanted & {"raw-attention", "rollout"}:
@@ -189,6 +215,10 @@ def seed_relevance(
     for name, trace in modified.items():
         (gradient,) = backward(trace, seed.gradient, [trace.embeddings])
         relevance[name] = (gradient * trace.embeddings).sum(dim=-1)
+
+    for name, trace in (pad_reference or {}).items():
+        assert pad_embedding is not None
+        relevance[name] = pad_reference_relevance(trace, seed.gradient, pad_embedding, token_mask)
     return relevance
 
 
@@ -218,9 +248,11 @@ def explain(
         if wanted & names
     }
     modified = {name: run(GRADIENT_TIMES_INPUT[name]) for name in sorted(wanted & GRADIENT_TIMES_INPUT.keys())}
+    pad_reference = {name: run(PAD_REFERENCE[name]) for name in sorted(wanted & PAD_REFERENCE.keys())}
+    pad_embedding = weights.word_embeddings[weights.pad_token_id]
     relevance: dict[str, Tensor] = {}
     for seed in explanation_seeds(plain, target, token_mask):
-        part = seed_relevance(plain, chefer, modified, seed, token_mask, wanted)
+        part = seed_relevance(plain, chefer, modified, seed, token_mask, wanted, pad_reference, pad_embedding)
         for name, value in part.items():
             relevance[name] = relevance[name] + value if name in relevance else value
 

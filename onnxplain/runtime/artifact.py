@@ -53,6 +53,7 @@ METHODS: tuple[str, ...] = (
     "mask-attnlrp",
     "cp-lrp",
     "mask-cp-lrp",
+    "cp-lrp-pad",
     "grad-input",
     "full-lrp",
     "partial-lrp",
