@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 
 from onnxplain.errors import UserError
 from onnxplain.export.canonical import CanonicalWeights
@@ -25,6 +28,23 @@ def tolerance(name: str) -> float:
     return CHEFER_TOLERANCE if name in CHEFER_METHODS else TOLERANCE
 
 
+# ONNX Runtime may be this many times further from the float64 answer than eager float32 PyTorch is.
+ROUNDING_FACTOR = 10.0
+
+
+def in_double(value: Any) -> Any:
+    """A float64 copy of canonical weights (dataclasses of tensors): the exact answer that float32 rounding
+    errors are measured against."""
+    if isinstance(value, torch.Tensor):
+        return value.double() if value.is_floating_point() else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: in_double(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, tuple | list):
+        return type(value)(in_double(v) for v in value)
+    return value
+
+
 class ExportMismatch(UserError):
     """ONNX Runtime disagrees with eager PyTorch on an exported graph."""
 
@@ -42,34 +62,45 @@ def check_against_eager(
     model_path: Path,
     shapes: Sequence[tuple[int, int]] = CHECK_SHAPES,
 ) -> dict[str, float]:
-    """Run the graph and the eager code on random inputs of each shape; returns the worst relative error
-    per output, and raises ``ExportMismatch`` naming the output and shape when one exceeds the tolerance."""
+    """Run the graph and the eager code on random inputs of each shape; returns the worst relative error of
+    ONNX Runtime per output, and raises ``ExportMismatch`` naming the output and shape when one is wrong.
+
+    Both are compared with the eager code in float64. An output passes when ONNX Runtime's error is within
+    ``TOLERANCE`` plus ``ROUNDING_FACTOR`` times eager float32's own error: Chefer's rules divide by sums
+    that can cancel, so how far float32 rounding moves an output depends on the model and the input, and
+    eager float32 measures it. A wrong graph is off by order 1."""
     import onnxruntime
 
     from onnxplain.export import graph
 
     options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     names = ["logits", *methods]
     worst: dict[str, float] = dict.fromkeys(names, 0.0)
     eager = graph.explain_function(weights, methods, has_token_types)
+    exact = graph.explain_function(in_double(weights), methods, has_token_types)
     for seed, (batch, tokens) in enumerate(shapes):
         inputs = graph.example_inputs(weights, batch, tokens, has_token_types, seed=100 + seed)
         feeds = {n: t.numpy() for n, t in zip(graph.input_names(has_token_types), inputs, strict=True)}
         onnx_outputs = session.run(None, feeds)
         eager_outputs = [t.numpy() for t in eager(*inputs)]
-        for name, onnx_value, eager_value in zip(names, onnx_outputs, eager_outputs, strict=True):
+        exact_outputs = [t.numpy() for t in exact(*inputs)]
+        for name, onnx_value, eager_value, exact_value in zip(
+            names, onnx_outputs, eager_outputs, exact_outputs, strict=True
+        ):
             if onnx_value.shape != eager_value.shape:
                 raise ExportMismatch(
                     f"the exported graph's {name} has shape {onnx_value.shape} at input shape {(batch, tokens)}, "
                     f"eager PyTorch gives {eager_value.shape}; the export is broken, please report it"
                 )
-            error = largest_relative_error(onnx_value, eager_value)
+            error = largest_relative_error(onnx_value, exact_value)
+            allowed = TOLERANCE + ROUNDING_FACTOR * largest_relative_error(eager_value, exact_value)
             worst[name] = max(worst[name], error)
-            if not np.isfinite(onnx_value).all() or error > tolerance(name):
+            if not np.isfinite(onnx_value).all() or error > allowed:
                 raise ExportMismatch(
-                    f"the exported graph's {name} differs from eager PyTorch by {error:.2e} (relative; allowed "
-                    f"{tolerance(name):.0e}) at batch {batch}, length {tokens}; the export is wrong, please report it"
+                    f"the exported graph's {name} differs from eager PyTorch by {error:.2e} (relative, allowed "
+                    f"{allowed:.1e}) at batch {batch}, length {tokens}; the export is wrong, please report it"
                 )
     return worst
