@@ -8,6 +8,8 @@ turns every backward pass into ordinary operations, which export cleanly (SPEC s
 from __future__ import annotations
 
 import contextlib
+import logging
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -88,6 +90,21 @@ def trace(
 
 
 @contextlib.contextmanager
+def quiet_exporter() -> Iterator[None]:
+    """Keep the exporter's notes to its own developers (training mode, torchvision, axis names) out of the
+    user's terminal; errors still raise."""
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        exporter_log.setLevel(level)
+
+
+@contextlib.contextmanager
 def already_decomposed() -> Iterator[None]:
     """The traced graph is decomposed with the exporter's own table while it is traced, so the exporter's
     second decomposition pass (a full symbolic re-trace, most of the export time) would change nothing:
@@ -106,12 +123,14 @@ def export_onnx(
     weights: CanonicalWeights, methods: Sequence[str], has_token_types: bool, path: Path, opset: int
 ) -> list[str]:
     """Write the explain graph to ``path``; returns the ONNX output names (logits first)."""
-    graph = trace(weights, methods, has_token_types, onnx_decompositions(opset))
+    with quiet_exporter():
+        decompositions = onnx_decompositions(opset)
+    graph = trace(weights, methods, has_token_types, decompositions)
     names = input_names(has_token_types)
     outputs = [artifact.LOGITS] + [artifact.relevance_output_name(m) for m in methods]
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     shapes: list[dict[int, object]] = [{0: batch, 1: sequence}] * (len(names) - 2) + [{0: batch}, {}]
-    with already_decomposed():
+    with already_decomposed(), quiet_exporter():
         program = torch.onnx.export(
             graph,
             example_inputs(weights, 3, 17, has_token_types),
