@@ -11,11 +11,12 @@ import torch
 
 from onnxplain.export.checkpoint import Checkpoint, load_checkpoint
 from onnxplain.export.decoder import decode
-from onnxplain.export.methods import backward, explain, target_one_hot
+from onnxplain.export.methods import backward, target_one_hot
 from onnxplain.export.positions import real_token_positions
 from onnxplain.export.rulesets import ConservativePropagation, Gradient
 from onnxplain.export.verify import tolerance
 from onnxplain.runtime.artifact import HEAD_MASKED_METHODS, METHODS
+from tests.explaining import explain_eagerly as run
 from tests.tiny_models import build_tiny_classifier
 
 DECODERS = ["gpt2", "llama", "qwen2", "mistral"]
@@ -36,15 +37,6 @@ def padded_batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     attention_mask[2, :3] = 0
     input_ids[attention_mask == 0] = 0
     return input_ids, attention_mask
-
-
-def run(checkpoint: Checkpoint, input_ids, attention_mask, head_mask=None, target=None, methods=METHODS):
-    weights = checkpoint.weights
-    if head_mask is None:
-        head_mask = torch.ones(weights.num_layers, weights.num_heads)
-    if target is None:
-        target = torch.full((input_ids.shape[0],), -1)
-    return explain(weights, input_ids, attention_mask, None, target, head_mask, methods)
 
 
 @pytest.mark.parametrize("task", TASKS)

@@ -11,10 +11,11 @@ import torch
 
 from onnxplain.export.checkpoint import Checkpoint, load_checkpoint
 from onnxplain.export.encoder import encode
-from onnxplain.export.methods import backward, explain, target_one_hot
+from onnxplain.export.methods import backward, target_one_hot
 from onnxplain.export.positions import relative_position_buckets
 from onnxplain.export.rulesets import Chefer, Gradient
 from onnxplain.runtime.artifact import HEAD_MASKED_METHODS, METHODS
+from tests.explaining import explain_eagerly as run
 from tests.tiny_models import build_tiny_classifier
 
 
@@ -32,13 +33,6 @@ def batch(sizes: tuple[int, ...] = (40, 9, 23)) -> tuple[torch.Tensor, torch.Ten
         input_ids[row, :size] = torch.randint(1000, 30000, (size,), generator=generator)
         attention_mask[row, :size] = 1
     return input_ids, attention_mask
-
-
-def run(checkpoint: Checkpoint, input_ids, attention_mask, head_mask=None, target=None, methods=METHODS):
-    weights = checkpoint.weights
-    head_mask = torch.ones(weights.num_layers, weights.num_heads) if head_mask is None else head_mask
-    target = torch.full((input_ids.shape[0],), -1) if target is None else target
-    return explain(weights, input_ids, attention_mask, None, target, head_mask, methods)
 
 
 def test_relative_position_buckets_match_hugging_face() -> None:

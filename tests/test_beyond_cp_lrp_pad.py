@@ -12,6 +12,7 @@ from onnxplain.export.checkpoint import Checkpoint, load_checkpoint
 from onnxplain.export.encoder import encode
 from onnxplain.export.methods import explain
 from onnxplain.export.rulesets import ConservativePropagation
+from tests.explaining import right_padded as texts
 from tests.tiny_models import build_tiny_classifier
 
 METHOD = "cp-lrp-pad"
@@ -20,16 +21,6 @@ METHOD = "cp-lrp-pad"
 @pytest.fixture(scope="module")
 def checkpoint(tiny_model_dir: Path) -> Checkpoint:
     return load_checkpoint(tiny_model_dir)
-
-
-def texts(sizes: tuple[int, ...] = (9, 5, 12), seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    input_ids = torch.zeros(len(sizes), max(sizes), dtype=torch.int64)
-    attention_mask = torch.zeros_like(input_ids)
-    for row, size in enumerate(sizes):
-        input_ids[row, :size] = torch.randint(1000, 30000, (size,), generator=generator)
-        attention_mask[row, :size] = 1
-    return input_ids, attention_mask
 
 
 def relevance(checkpoint: Checkpoint, input_ids, attention_mask, target) -> torch.Tensor:

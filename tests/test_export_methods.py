@@ -12,39 +12,20 @@ from onnxplain.export.encoder import encode
 from onnxplain.export.methods import (
     backward,
     chefer_rollout,
-    explain,
     stored_attention_relevance,
     target_one_hot,
 )
 from onnxplain.export.rulesets import Chefer, Gradient
 from onnxplain.export.verify import tolerance
 from onnxplain.runtime.artifact import HEAD_MASKED_METHODS, METHODS
+from tests.explaining import explain_eagerly as run
+from tests.explaining import right_padded as batch
 from tests.tiny_models import build_tiny_classifier
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tiny_model_dir: Path) -> Checkpoint:
     return load_checkpoint(tiny_model_dir)
-
-
-def batch(seed: int = 0, sizes: tuple[int, ...] = (9, 5, 12)) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    tokens = max(sizes)
-    input_ids = torch.zeros(len(sizes), tokens, dtype=torch.int64)
-    attention_mask = torch.zeros_like(input_ids)
-    for row, size in enumerate(sizes):
-        input_ids[row, :size] = torch.randint(1000, 30000, (size,), generator=generator)
-        attention_mask[row, :size] = 1
-    return input_ids, attention_mask
-
-
-def run(checkpoint: Checkpoint, input_ids, attention_mask, head_mask=None, target=None, methods=METHODS):
-    weights = checkpoint.weights
-    if head_mask is None:
-        head_mask = torch.ones(weights.num_layers, weights.num_heads)
-    if target is None:
-        target = torch.full((input_ids.shape[0],), -1)
-    return explain(weights, input_ids, attention_mask, None, target, head_mask, methods)
 
 
 def test_every_method_gives_finite_relevance_and_zero_on_padding(checkpoint: Checkpoint) -> None:

@@ -93,9 +93,8 @@ class ChefersResidual(Function):
         return r_a * stabilised_divide(share_a, sum_a), r_b * stabilised_divide(share_b, sum_b)
 
 
-class ChefersProduct(Function):
-    """Product of two activations ``z = P @ Q`` (attention scores, context) [Chefer, eq. 10]:
-    the product rule, each operand's relevance halved."""
+class ProductOfActivations(Function):
+    """``z = P @ Q`` of two activations, keeping both operands for a rule's backward."""
 
     @staticmethod
     def forward(p: Tensor, q: Tensor) -> Tensor:
@@ -104,6 +103,11 @@ class ChefersProduct(Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
         ctx.save_for_backward(*inputs)
+
+
+class ChefersProduct(ProductOfActivations):
+    """Product of two activations ``z = P @ Q`` (attention scores, context) [Chefer, eq. 10]:
+    the product rule, each operand's relevance halved."""
 
     @staticmethod
     def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, Tensor]:
@@ -147,17 +151,9 @@ class IdentityRule(Function):
         return gradient * stabilised_divide(y, x), None
 
 
-class UniformProduct(Function):
+class UniformProduct(ProductOfActivations):
     """Product of two activations ``z = P @ Q`` by the uniform rule [AttnLRP, prop. 3.3]: each operand's
     gradient is halved, so that gradient x input gives each operand half of the product's relevance."""
-
-    @staticmethod
-    def forward(p: Tensor, q: Tensor) -> Tensor:
-        return p @ q
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        ctx.save_for_backward(*inputs)
 
     @staticmethod
     def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, Tensor]:
