@@ -20,6 +20,9 @@ CHECK_SHAPES: tuple[tuple[int, int], ...] = ((1, 5), (4, 23))
 # float32 rounding differences between PyTorch's and ONNX Runtime's kernels to about 1e-3 (more on deeper
 # models); the gradient-based methods agree to about 1e-6.
 TOLERANCE = 1e-3
+# The export check's floor: ONNX Runtime's kernels (fusions, other summation orders) land further from the
+# float64 answer than eager float32 does, e.g. 1.9e-3 of Mask-LRP's scale on MiniLM where eager is 6e-5.
+CHECK_TOLERANCE = 1e-2
 CHEFER_TOLERANCE = 3e-2
 CHEFER_METHODS = frozenset({"mask-lrp", "transatt", "full-lrp", "partial-lrp"})
 
@@ -66,7 +69,7 @@ def check_against_eager(
     ONNX Runtime per output, and raises ``ExportMismatch`` naming the output and shape when one is wrong.
 
     Both are compared with the eager code in float64. An output passes when ONNX Runtime's error is within
-    ``TOLERANCE`` plus ``ROUNDING_FACTOR`` times eager float32's own error: Chefer's rules divide by sums
+    ``CHECK_TOLERANCE`` plus ``ROUNDING_FACTOR`` times eager float32's own error: Chefer's rules divide by sums
     that can cancel, so how far float32 rounding moves an output depends on the model and the input, and
     eager float32 measures it. A wrong graph is off by order 1."""
     import onnxruntime
@@ -96,7 +99,7 @@ def check_against_eager(
                     f"eager PyTorch gives {eager_value.shape}; the export is broken, please report it"
                 )
             error = largest_relative_error(onnx_value, exact_value)
-            allowed = TOLERANCE + ROUNDING_FACTOR * largest_relative_error(eager_value, exact_value)
+            allowed = CHECK_TOLERANCE + ROUNDING_FACTOR * largest_relative_error(eager_value, exact_value)
             worst[name] = max(worst[name], error)
             if not np.isfinite(onnx_value).all() or error > allowed:
                 raise ExportMismatch(
