@@ -88,12 +88,16 @@ async def measure(port: int, method: str, requests: int, clients: int) -> dict[s
                 latencies.append(time.perf_counter() - start)
                 assert status == 200, status
 
-    async with Connection(port) as connection:
-        batches_before = json.loads((await connection.request("GET", "/health"))[1])["batches"]
-        start = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(clients)))
-        elapsed = time.perf_counter() - start
-        batches = json.loads((await connection.request("GET", "/health"))[1])["batches"] - batches_before
+    async def batches_so_far() -> int:
+        # a fresh connection each time: the server closes one left idle through a long run (keep-alive)
+        async with Connection(port) as connection:
+            return int(json.loads((await connection.request("GET", "/health"))[1])["batches"])
+
+    batches_before = await batches_so_far()
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - start
+    batches = await batches_so_far() - batches_before
     latencies.sort()
     return {
         "explanations_per_s": requests / elapsed,
