@@ -8,7 +8,7 @@ import torch
 
 from onnxplain.export.checkpoint import Checkpoint
 from onnxplain.export.methods import explain
-from onnxplain.runtime.artifact import METHODS
+from onnxplain.runtime.artifact import HEAD_MASKED_METHODS, METHODS
 
 
 def right_padded(sizes: Sequence[int] = (9, 5, 12), seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,3 +36,13 @@ def explain_eagerly(
     head_mask = torch.ones(weights.num_layers, weights.num_heads) if head_mask is None else head_mask
     target = torch.full((input_ids.shape[0],), -1) if target is None else target
     return explain(weights, input_ids, attention_mask, None, target, head_mask, methods)
+
+
+def assert_only_masked_methods_changed(kept: dict[str, torch.Tensor], masked: dict[str, torch.Tensor]) -> None:
+    """SPEC 2.2: a head mask never changes the prediction and reaches only the ``mask-*`` methods
+    (``kept``: every head kept; ``masked``: some heads masked)."""
+    for method in ("logits", *METHODS):
+        if method in HEAD_MASKED_METHODS:
+            assert not torch.allclose(kept[method], masked[method]), method
+        else:
+            assert torch.equal(kept[method], masked[method]), method
