@@ -37,6 +37,7 @@ from beyond_variants import (  # noqa: E402
     gradient_times,
     head_relevance,
     integrated_gradients,
+    lookahead,
     lrp_attcat,
 )
 
@@ -156,6 +157,23 @@ def variants(calibrated: torch.Tensor, shares: dict[str, torch.Tensor], sizes: S
         for explained in ("logit", "contrast"):
             table[f"attcat-{rule}:{explained}"] = lrp_attcat(rule, explained)
             table[f"hidden-{rule}:{explained}"] = lrp_attcat(rule, explained, attention_weighted=False)
+    for rule in ("cp", "attn"):
+        for merge in ("order", "last"):
+            for fractions in (
+                (1 / 9,),
+                (2 / 9,),
+                (1 / 9, 1 / 9),
+                (1 / 9, 2 / 9),
+                (2 / 9, 2 / 9),
+                (1 / 9,) * 3,
+                (1 / 9,) * 8,
+            ):
+                name = "+".join(f"{round(9 * f)}" for f in fractions)
+                table[f"lookahead-{rule}-x:logit/{name}/{merge}"] = lookahead(rule, "x", "logit", fractions, merge)
+                for multiplier, explained in (("x", "contrast"), ("delta", "contrast")):
+                    table[f"lookahead-{rule}-{multiplier}:{explained}/{name}/{merge}"] = lookahead(
+                        rule, multiplier, explained, fractions, merge
+                    )
     for explained in ("logit", "contrast"):
         table[f"transatt:{explained}"] = chefer_family(explained, None, masked=False)
         table[f"mask-lrp:{explained}"] = chefer_family(explained, calibrated, masked=True)

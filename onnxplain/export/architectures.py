@@ -59,6 +59,7 @@ class EncoderWeights:
     position_padding_id: int = 0  # the id "after-padding" positions count from (MPNet: always 1)
     relative_attention_bias: Tensor | None = None  # [buckets, heads], added to every layer's scores (MPNet)
     span_head: Linear | None = None  # extractive question answering: start and end logit of every token
+    special_token_ids: tuple[int, ...] = ()  # ids the tokenizer adds around a text ([CLS], [SEP], <s>, pad)
 
     @property
     def num_layers(self) -> int:

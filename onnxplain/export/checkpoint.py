@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,23 @@ def max_positions_of(weights: EncoderWeights | DecoderWeights, config: Any) -> i
     return positions
 
 
+SPECIAL_TOKEN_ROLES = ("cls_token", "sep_token", "bos_token", "eos_token", "pad_token")
+
+
+def special_token_ids(directory: Path, config: Any) -> tuple[int, ...]:
+    """Ids of the tokens a tokenizer adds around a text (class, separator, start, end) and of padding:
+    the tokens that the deletion protocol never removes. From the tokenizer beside the weights, else from
+    the config's ids."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        ids = {getattr(tokenizer, f"{role}_id", None) for role in SPECIAL_TOKEN_ROLES}
+    except (OSError, ValueError):
+        ids = {getattr(config, f"{role}_id", None) for role in SPECIAL_TOKEN_ROLES}
+    return tuple(sorted(int(i) for i in ids if i is not None))
+
+
 def load_checkpoint(model_dir: str | Path, task: str | None = None) -> Checkpoint:
     """Load a model directory (config + weights) for ``task`` (default: the one its class names); a clear
     ``UserError`` for anything unusable."""
@@ -88,6 +106,7 @@ def load_checkpoint(model_dir: str | Path, task: str | None = None) -> Checkpoin
         raise UserError(f"could not load {directory} for {task}: {error}") from None
     state = model.state_dict()
     weights = read_weights(config.model_type, config, state, task)
+    weights = dataclasses.replace(weights, special_token_ids=special_token_ids(directory, config))
     labels = {int(i): str(name) for i, name in model.config.id2label.items()}
     if task == "question-answering":
         labels = {0: "start", 1: "end"}

@@ -45,6 +45,7 @@ class DecoderWeights:
     layers: tuple[DecoderLayer, ...]
     final_norm: Norm
     head: Linear
+    special_token_ids: tuple[int, ...] = ()  # ids the tokenizer adds around a text (<s>, </s>, pad)
 
     token_type_embeddings = None  # decoders have no segment embeddings
 

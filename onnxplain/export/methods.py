@@ -11,7 +11,7 @@ in general that is ``J[p, p]`` at the explained position ``p``, which is what is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -35,6 +35,10 @@ GRADIENT_TIMES_INPUT = {
 # Methods that are a rule set's gradient of the target's log-probability times the difference between each
 # token's embedding and the pad token's, the substitution the deletion evaluation makes (issue 9).
 PAD_REFERENCE = {"cp-lrp-pad": ConservativePropagation()}
+# Deletion-aware CP-LRP (issue 9): ``cp-lrp-pad`` is run, the most relevant tokens are replaced by the pad token
+# and the rest is explained again, once per entry; an entry is the share of the removable tokens replaced
+# after that pass. Chosen on a validation slice of the training split (benchmarks/beyond_mask_lrp.py).
+LOOKAHEAD = {"cp-lrp-lookahead": (1 / 9, 2 / 9)}
 
 
 def target_one_hot(logits: Tensor, target: Tensor) -> Tensor:
@@ -62,6 +66,79 @@ def pad_reference_relevance(trace: Trace, seed: Tensor, pad_embedding: Tensor, t
     log_probability = log_probability_seed(seed, trace.logits.detach(), token_mask)
     (gradient,) = backward(trace, log_probability, [trace.embeddings])
     return (gradient * (trace.word_embeddings - pad_embedding)).sum(dim=-1)
+
+
+def removable_tokens(input_ids: Tensor, token_mask: Tensor, position: Tensor, special_ids: Sequence[int]) -> Tensor:
+    """[B, T] bool: the real tokens the deletion protocol may replace, i.e. neither padding, nor a token the
+    tokenizer adds (``special_ids``), nor the explained position."""
+    positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+    removable = (token_mask > 0) & (positions[None, :] != position[:, None])
+    for special in special_ids:
+        removable = removable & (input_ids != special)
+    return removable
+
+
+def ranks(scores: Tensor, among: Tensor) -> Tensor:
+    """[B, T] int: each token's place (0 = highest score) among the tokens of ``among``, ties going left to
+    right (the deletion protocol's order); computed by pairwise comparison, which exports as plain tensor ops."""
+    tokens = scores.shape[1]
+    index = torch.arange(tokens, device=scores.device)
+    other, this = scores[:, None, :], scores[:, :, None]
+    ahead = (other > this) | ((other == this) & (index[None, None, :] < index[None, :, None]))
+    return (ahead & among[:, None, :]).sum(dim=-1)
+
+
+def ordered_above(groups: Sequence[tuple[Tensor, Tensor]], values: Tensor, rest: Tensor) -> Tensor:
+    """Merge relevance maps: ``values`` everywhere, except that the tokens of ``groups[j]`` (a [B, T] bool
+    selection and that group's values) take their group's values, raised where needed just above every
+    later group and every token of ``rest``, so that each group ranks above all that follows it. Values stay
+    in relevance units; only the raise is added."""
+    merged = values
+    below = torch.where(rest, values, -torch.inf).amax(dim=1, keepdim=True)
+    scale = values.abs().amax(dim=1, keepdim=True)
+    for chosen, group_values in reversed(groups):
+        scale = torch.maximum(scale, group_values.abs().amax(dim=1, keepdim=True))
+        lowest = torch.where(chosen, group_values, torch.inf).amin(dim=1, keepdim=True)
+        gap = torch.where(torch.isfinite(below) & torch.isfinite(lowest), below - lowest + 1e-3 * scale, 0.0)
+        raised = group_values + gap.clamp(min=0)
+        merged = torch.where(chosen, raised, merged)
+        below = torch.maximum(below, torch.where(chosen, raised, -torch.inf).amax(dim=1, keepdim=True))
+    return merged
+
+
+def lookahead_relevance(
+    rerun: Callable[[Tensor], Trace],
+    first: Tensor,
+    input_ids: Tensor,
+    seed: Seed,
+    pad_embedding: Tensor,
+    pad_token_id: int,
+    token_mask: Tensor,
+    removable: Tensor,
+    fractions: Sequence[float],
+) -> Tensor:
+    """``cp-lrp-lookahead``: ``cp-lrp-pad`` on the input (``first``); then, after each pass, the top
+    ``fractions[j]`` of the removable tokens (by the last pass's relevance, as a share of all removable ones)
+    are replaced by the pad token, exactly as the deletion evaluation will replace them, and what is left is
+    explained again
+    (``rerun`` is a forward pass through the same rule set on new ids). Tokens replaced after pass ``j`` rank
+    above all later ones and keep the relevance they had when replaced (raised just enough to stay on top);
+    the rest keep the last pass's. One forward and one backward pass per pass."""
+    relevance = first
+    present = removable
+    count = removable.sum(dim=1, keepdim=True).to(relevance.dtype)
+    groups: list[tuple[Tensor, Tensor]] = []
+    share = 0.0
+    ids = input_ids
+    for fraction in fractions:
+        share += fraction
+        wanted = torch.round(share * count) - (removable & ~present).sum(dim=1, keepdim=True)
+        now = present & (ranks(relevance, present) < wanted)
+        groups.append((now, relevance))
+        present = present & ~now
+        ids = torch.where(now, torch.full_like(ids, pad_token_id), ids)
+        relevance = pad_reference_relevance(rerun(ids), seed.gradient, pad_embedding, token_mask)
+    return ordered_above(groups, relevance, present)
 
 
 def backward(trace: Trace, one_hot: Tensor, tensors: Sequence[Tensor]) -> tuple[Tensor, ...]:
@@ -175,6 +252,7 @@ def seed_relevance(
     wanted: set[str],
     pad_reference: dict[str, Trace] | None = None,
     pad_embedding: Tensor | None = None,
+    lookahead: Callable[[str, Seed, Tensor], Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """The [B, T] relevance of each wanted method for one seed, from the forward passes already run:
     ``plain`` (ordinary gradient), ``chefer`` (unmasked/masked Chefer LRP) and ``modified`` (gradient x
@@ -219,6 +297,10 @@ def seed_relevance(
     for name, trace in (pad_reference or {}).items():
         assert pad_embedding is not None
         relevance[name] = pad_reference_relevance(trace, seed.gradient, pad_embedding, token_mask)
+
+    for name in sorted(wanted & LOOKAHEAD.keys()):
+        assert lookahead is not None
+        relevance[name] = lookahead(name, seed, relevance["cp-lrp-pad"])
     return relevance
 
 
@@ -250,9 +332,31 @@ def explain(
     modified = {name: run(GRADIENT_TIMES_INPUT[name]) for name in sorted(wanted & GRADIENT_TIMES_INPUT.keys())}
     pad_reference = {name: run(PAD_REFERENCE[name]) for name in sorted(wanted & PAD_REFERENCE.keys())}
     pad_embedding = weights.word_embeddings[weights.pad_token_id]
+    if wanted & LOOKAHEAD.keys():
+        pad_reference.setdefault("cp-lrp-pad", run(PAD_REFERENCE["cp-lrp-pad"]))
+
+    def lookahead(name: str, seed: Seed, first: Tensor) -> Tensor:
+        def rerun(ids: Tensor) -> Trace:
+            return forward(weights, PAD_REFERENCE["cp-lrp-pad"], ids, attention_mask, token_type_ids, head_mask)
+
+        removable = removable_tokens(input_ids, token_mask, seed.position, weights.special_token_ids)
+        return lookahead_relevance(
+            rerun,
+            first,
+            input_ids,
+            seed,
+            pad_embedding,
+            weights.pad_token_id,
+            token_mask,
+            removable,
+            LOOKAHEAD[name],
+        )
+
     relevance: dict[str, Tensor] = {}
     for seed in explanation_seeds(plain, target, token_mask):
-        part = seed_relevance(plain, chefer, modified, seed, token_mask, wanted, pad_reference, pad_embedding)
+        part = seed_relevance(
+            plain, chefer, modified, seed, token_mask, wanted, pad_reference, pad_embedding, lookahead
+        )
         for name, value in part.items():
             relevance[name] = relevance[name] + value if name in relevance else value
 

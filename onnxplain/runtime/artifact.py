@@ -54,6 +54,7 @@ METHODS: tuple[str, ...] = (
     "cp-lrp",
     "mask-cp-lrp",
     "cp-lrp-pad",
+    "cp-lrp-lookahead",
     "grad-input",
     "full-lrp",
     "partial-lrp",
