@@ -16,6 +16,7 @@ from typing import Any
 FORMATS = ("term", "html", "json")
 DEVICES = ("cpu", "cuda", "auto")
 CHUNK_BATCHES = 4  # batches per progress-bar step
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")  # read by column; any other --file is one text a line
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -24,8 +25,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--file",
         type=Path,
-        help="also explain the lines of this UTF-8 file (blank lines skipped); for a question answering "
-        "artifact, a .jsonl, .csv or .tsv file with question and context fields",
+        help="also explain the texts of this UTF-8 file: one a line (blank lines skipped), or the text column "
+        "of a .csv/.tsv/.jsonl file (see --text-column); for a question answering artifact, a .jsonl, .csv or "
+        ".tsv file with question and context fields",
+    )
+    parser.add_argument(
+        "--text-column",
+        help="column or JSON key of the texts in a .csv/.tsv/.jsonl --file (default 'text'); 0-based index for "
+        "a CSV/TSV without a header row",
     )
     parser.add_argument(
         "--question", action="append", default=[], help="question answering artifacts: a question (repeatable)"
@@ -46,7 +53,12 @@ def read_texts(args: argparse.Namespace) -> list[str]:
     from onnxplain.errors import UserError
 
     texts = list(args.texts)
-    if args.file is not None:
+    if args.file is not None and args.file.suffix.lower() in TABLE_SUFFIXES:
+        from onnxplain.corpus import Column, read_rows
+
+        column = Column(args.text_column or "text", implicit=args.text_column is None)
+        texts += [row.values[0] for row in read_rows(args.file, [column], what="text file") if row.values[0].strip()]
+    elif args.file is not None:
         try:
             lines = args.file.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
