@@ -31,3 +31,16 @@ def tiny_artifact(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
     head_mask[1, 1] = 0.0
     out = tmp_path_factory.mktemp("tiny-artifact")
     return export_model(tiny_model_dir, out, head_mask=head_mask, head_mask_source="test fixture")
+
+
+@pytest.fixture(scope="session")
+def tiny_qa_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-layer random BERT question answering model, exported with three methods (about 30 s)."""
+    from onnxplain.export import export_model
+    from tests.tiny_models import build_tiny_classifier
+
+    model_dir = build_tiny_classifier(
+        tmp_path_factory.mktemp("tiny-qa-model"), "bert", seed=9, task="question-answering", num_hidden_layers=1
+    )
+    out = tmp_path_factory.mktemp("tiny-qa-artifact")
+    return export_model(model_dir, out, methods=["mask-lrp", "attnlrp", "grad-input"])

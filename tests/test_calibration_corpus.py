@@ -37,7 +37,21 @@ def test_csv_with_a_header_reads_the_text_column(tmp_path: Path) -> None:
 def test_headerless_csv_with_bom_reads_the_numbered_column(tmp_path: Path) -> None:
     # the layout of the Pang & Lee sentence file of SPEC §5
     path = write(tmp_path / "corpus.csv", '\ufeff"1","a ""quoted"" gem . \n"\n"-1","dull ."\n'.encode())
-    assert read_corpus(path, text_column="2") == ['a "quoted" gem .', "dull ."]
+    assert read_corpus(path, text_column="1") == ['a "quoted" gem .', "dull ."]  # 0-based, as everywhere
+
+
+def test_a_label_column_of_numbers_is_refused_as_text(tmp_path: Path) -> None:
+    path = write(tmp_path / "corpus.csv", '"1","a fine film ."\n"-1","dull ."\n')
+    with pytest.raises(UserError, match=r"holds only numbers \('1', '-1'") as raised:
+        read_corpus(path, text_column="0")
+    assert "--text-column 0" in str(raised.value) and "0-based" in str(raised.value)
+    named = write(tmp_path / "named.tsv", "label\ttext\n1\tgood\n0\tbad\n")
+    with pytest.raises(UserError, match="holds only numbers"):
+        read_corpus(named, text_column="label")
+    assert read_corpus(write(tmp_path / "mixed.csv", "text\n2001: a space odyssey\n7\n")) == [
+        "2001: a space odyssey",
+        "7",
+    ]
 
 
 def test_tsv_and_named_column(tmp_path: Path) -> None:
@@ -72,7 +86,7 @@ def test_checksum_is_the_sha256_of_the_bytes(tmp_path: Path) -> None:
         ("latin1.txt", "un film tr\xe8s r\xe9ussi\n".encode("latin-1"), None, "not UTF-8"),
         ("latin1.csv", "label,text\n1,caf\xe9\n".encode("latin-1"), None, "not UTF-8"),
         ("no-column.csv", "label,review\n1,good\n", None, "no column named 'text'"),
-        ("wrong-number.csv", '"1","good"\n', "3", "--text-column 3 does not exist"),
+        ("wrong-number.csv", '"1","good"\n', "2", "--text-column 2 does not exist"),
         ("short-row.csv", "label,text\n1,good\n0\n", None, "row 3"),
         ("no-field.jsonl", '{"text": "a"}\n{"review": "b"}\n', None, "line 2"),
         ("broken.jsonl", '{"text": "a"\n', None, "not valid JSON"),

@@ -58,7 +58,9 @@ def test_tsv_and_jsonl_with_other_column_names(tmp_path: Path) -> None:
     "name, content, problem",
     [
         ("data.csv", "label,text\nneutral,so-so\n", "unknown label"),
-        ("data.csv", "polarity,text\n1,good\n", "lacks the column"),
+        ("data.csv", "polarity,text\n1,good\n", "no column named 'label'"),
+        ("data.csv", "0,1\n1,good\n", "no column named 'text'"),
+        ("data.jsonl", '{"text": "fine"}\n', "no label field 'label'"),
         ("data.csv", "label,text\n", "no examples"),
         ("data.jsonl", "{not json}\n", "not valid JSON"),
         ("data.txt", "1,good\n", "unknown extension"),
@@ -69,6 +71,13 @@ def test_user_errors_name_the_problem(tmp_path: Path, name: str, content: str, p
     path.write_text(content, encoding="utf-8")
     with pytest.raises(UserError, match=problem):
         read_labelled_texts(path, manifest())
+
+
+def test_swapped_columns_of_a_headerless_file_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "heldout.csv"
+    path.write_text("1,good\n0,bad\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"text column .*\(--text-column 0\) holds only numbers"):
+        read_labelled_texts(path, manifest(), text_column="0", label_column="1")
 
 
 def test_missing_file_is_a_user_error(tmp_path: Path) -> None:

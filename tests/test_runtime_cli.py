@@ -49,6 +49,24 @@ def test_file_input_with_target_writes_every_format(
     assert "\x1b[" not in terminal and terminal.count("explaining " + label) == 3
 
 
+def test_table_files_are_read_by_column_name_or_0_based_index(
+    tiny_artifact: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = {
+        "named.csv": ("label,review\n" + "".join(f'1,"{t}"\n' for t in TEXTS), ["--text-column", "review"]),
+        "headerless.tsv": ("".join(f"0\t{t}\n" for t in TEXTS), ["--text-column", "1"]),
+        "texts.jsonl": ("".join(json.dumps({"text": t}) + "\n" for t in TEXTS), []),
+    }
+    for name, (content, extra) in files.items():
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8")
+        assert main(["explain", str(tiny_artifact), "--file", str(path), "--format", "json", *extra]) == 0
+        assert [r["text"] for r in json.loads(capsys.readouterr().out)["results"]] == TEXTS, name
+    labels = tmp_path / "headerless.tsv"
+    assert main(["explain", str(tiny_artifact), "--file", str(labels), "--text-column", "0"]) == 2
+    assert "holds only numbers" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [

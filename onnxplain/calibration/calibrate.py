@@ -89,6 +89,7 @@ def calibrate(
     text_column: str | None = None,
     max_length: int | None = None,
     progress: bool = True,
+    text_column_option: str = "--text-column",
 ) -> Calibration:
     """Compute the head statistics of the model in ``model_dir`` on the corpus and select its heads."""
     from onnxplain.calibration.attention_pass import collect_head_statistics
@@ -103,7 +104,7 @@ def calibrate(
         raise UserError(f"sentence limit {limit} is not positive; pass --limit 1 or more, or leave it out")
     if max_length is not None and max_length < 3:
         raise UserError(f"maximum length {max_length} leaves no room for text; pass --max-length 3 or more")
-    texts = read_corpus(corpus_path, text_column=text_column, limit=limit)
+    texts = read_corpus(corpus_path, text_column=text_column, limit=limit, option=text_column_option)
     model, tokenizer = load_model(model_dir)
     arcs = list(parse_arcs(texts, load_parser(), progress=progress))
     statistics = collect_head_statistics(
@@ -138,6 +139,7 @@ def calibrate_for_export(
     """The float32 0/1 head mask ``[layers, heads]`` and its provenance dict (mode, thresholds, corpus path,
     sha256 and size, kept heads as ``[layer, head]`` pairs, statistics). ``options`` go to ``calibrate``
     (batch_size, limit, text_column, max_length, progress)."""
+    options.setdefault("text_column_option", "--calibration-text-column")  # what errors name: export's option
     calibration = calibrate(model_dir, corpus_path, mode=mode, thresholds=thresholds, seed=seed, **options)
     return calibration.mask, calibration.provenance()
 

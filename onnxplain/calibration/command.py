@@ -51,8 +51,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--text-column",
         default=None,
         metavar="NAME",
-        help="CSV column or JSON field with the text (default 'text'); a number N picks the N-th column of a "
-        "CSV without a header row",
+        help="CSV column or JSON field with the text (default 'text'); for a CSV without a header row, the "
+        "column's 0-based index (1 = the second column)",
     )
     parser.add_argument(
         "--threads",

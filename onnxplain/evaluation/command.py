@@ -15,8 +15,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="directory for results.md/.json, curves.png")
     parser.add_argument("--methods", help="comma-separated methods to evaluate (default: every method of the artifact)")
     parser.add_argument("--limit", type=int, help="read only the first N texts of the data file")
-    parser.add_argument("--text-column", default="text", help="text column or key (0-based if no header)")
-    parser.add_argument("--label-column", default="label", help="label column or key; names or indices")
+    parser.add_argument(
+        "--text-column", default="text", help="text column or key; 0-based index for a CSV/TSV without a header row"
+    )
+    parser.add_argument(
+        "--label-column",
+        default="label",
+        help="label column or key (0-based index without a header row); its values: label names or indices",
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="texts explained per runtime call")
     parser.add_argument("--forward-batch-size", type=int, default=256, help="perturbed sequences per forward-only call")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")

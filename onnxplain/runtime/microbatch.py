@@ -17,9 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from onnxplain.runtime.question_answering import AnswerExplanation
 from onnxplain.runtime.results import Explanation
 
-ExplainBatch = Callable[[list[str], str, np.ndarray], list[Explanation]]
+# what is explained: a text, or a (question, context) pair for question answering artifacts
+Item = str | tuple[str, str]
+Result = Explanation | AnswerExplanation
+ExplainBatch = Callable[[list[Item], str, np.ndarray], list[Result]]
 
 
 class QueueFull(Exception):
@@ -33,7 +37,7 @@ class Arrival:
         self._batcher = batcher
         self.open = True
 
-    async def explain(self, texts: Sequence[str], method: str, targets: np.ndarray) -> list[Explanation]:
+    async def explain(self, texts: Sequence[Item], method: str, targets: np.ndarray) -> list[Result]:
         self.close()  # and, in the same step of the event loop, join the queue
         return await self._batcher.explain(texts, method, targets)
 
@@ -46,10 +50,10 @@ class Arrival:
 
 @dataclass
 class _Request:
-    texts: list[str]
+    texts: list[Item]
     method: str
     targets: np.ndarray
-    answer: asyncio.Future[list[Explanation]] = field(repr=False)
+    answer: asyncio.Future[list[Result]] = field(repr=False)
 
 
 class MicroBatcher:
@@ -90,8 +94,8 @@ class MicroBatcher:
     def wake(self) -> None:
         self._arrived.set()
 
-    async def explain(self, texts: Sequence[str], method: str, targets: np.ndarray) -> list[Explanation]:
-        """Queue texts for explanation and wait for their results; ``QueueFull`` when the queue is full."""
+    async def explain(self, texts: Sequence[Item], method: str, targets: np.ndarray) -> list[Result]:
+        """Queue texts (or question pairs) and wait for their results; ``QueueFull`` when the queue is full."""
         if self.queued + len(texts) > self.max_queued:
             raise QueueFull(f"{self.queued} texts are already waiting (the limit is {self.max_queued})")
         self.queued += len(texts)

@@ -15,6 +15,7 @@ start logit at the answer start plus that of the end logit at the answer end.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +24,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tokenizers import Tokenizer
 
+from onnxplain.corpus import Column, read_rows
 from onnxplain.errors import UserError
 from onnxplain.runtime.artifact import LOGITS, PREDICTED_TARGET, TOKENIZER_FILE
-from onnxplain.runtime.results import Token
+from onnxplain.runtime.results import Token, Word, group_words
 
 if TYPE_CHECKING:
     from onnxplain.runtime.explainer import Explainer
 
 QUESTION_ANSWERING = "question-answering"
+QUESTION_SEGMENT = 0
 CONTEXT_SEGMENT = 1
 
 
@@ -48,6 +51,32 @@ def answer_span_target(target: np.ndarray | None, shape: tuple[int, ...]) -> np.
     return span
 
 
+def check_pairs(questions: Sequence[object], contexts: Sequence[object]) -> None:
+    """One clear ``UserError`` for a missing, non-string or empty question or context."""
+    if len(questions) != len(contexts):
+        raise UserError(
+            f"{len(questions)} questions and {len(contexts)} contexts were given; give one context per question"
+        )
+    if not questions:
+        raise UserError("no question to explain; give at least one question with its context")
+    for index, (question, context) in enumerate(zip(questions, contexts, strict=True)):
+        for name, value in (("question", question), ("context", context)):
+            if not isinstance(value, str):
+                raise UserError(f"{name} {index} is a {type(value).__name__}, not a string; pass strings")
+            if not value.strip():
+                raise UserError(f"{name} {index} is empty; give each question and context at least one word")
+
+
+def read_question_pairs(path: str | Path) -> tuple[list[str], list[str]]:
+    """The questions and contexts of a .jsonl file (``question`` and ``context`` keys on every line) or of a
+    .csv/.tsv file with ``question`` and ``context`` header columns."""
+    columns = [Column(name, role=name, option=None) for name in ("question", "context")]
+    rows = read_rows(path, columns, what="question file")
+    if not rows:
+        raise UserError(f"question file {path} holds no questions; give it one question and context a line")
+    return [row.values[0] for row in rows], [row.values[1] for row in rows]
+
+
 @dataclass(frozen=True)
 class PairEncoding:
     ids: np.ndarray  # int64 [tokens]
@@ -55,15 +84,37 @@ class PairEncoding:
     tokens: tuple[str, ...]
     offsets: tuple[tuple[int, int], ...]  # into the question (segment 0) or the context (segment 1)
     segments: tuple[int | None, ...]  # 0 question, 1 context, None special tokens
+    word_ids: tuple[int | None, ...]  # word index within the token's own text
     truncated: bool
+
+
+@functools.lru_cache(maxsize=4)
+def pair_tokenizer(path: str, max_length: int) -> Tokenizer:
+    """The artifact's tokenizer, cutting pairs to ``max_length`` tokens in the context only; read once per
+    artifact and limit, not once per call (a server tokenizes every request)."""
+    tokenizer = Tokenizer.from_file(path)
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length, strategy="only_second")
+    return tokenizer
 
 
 def encode_pairs(path: Path, questions: Sequence[str], contexts: Sequence[str], max_length: int) -> list[PairEncoding]:
     """Tokenize question + context pairs; contexts longer than ``max_length`` allows are cut, never questions."""
-    tokenizer = Tokenizer.from_file(str(path))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length, strategy="only_second")
-    encodings = tokenizer.encode_batch(list(zip(questions, contexts, strict=True)))
+    check_pairs(questions, contexts)
+    tokenizer = pair_tokenizer(str(path), max_length)
+    pairs = list(zip(questions, contexts, strict=True))
+    try:
+        encodings = tokenizer.encode_batch(pairs)
+    except Exception:  # the tokenizers library raises a bare Exception when the question alone is too long
+        for index, pair in enumerate(pairs):
+            try:
+                tokenizer.encode(*pair)
+            except Exception:
+                raise UserError(
+                    f"question {index} leaves no room for its context within the limit of {max_length} tokens; "
+                    "shorten the question"
+                ) from None
+        raise
     return [
         PairEncoding(
             ids=np.asarray(e.ids, dtype=np.int64),
@@ -71,6 +122,7 @@ def encode_pairs(path: Path, questions: Sequence[str], contexts: Sequence[str], 
             tokens=tuple(e.tokens),
             offsets=tuple(e.offsets),
             segments=tuple(e.sequence_ids),
+            word_ids=tuple(e.word_ids),
             truncated=bool(e.overflowing),
         )
         for e in encodings
@@ -93,6 +145,8 @@ class AnswerExplanation:
     end_token: int
     tokens: list[Token]
     token_segments: tuple[int | None, ...]
+    question_words: list[Word]  # spans into the question
+    context_words: list[Word]  # spans into the context
     truncated: bool
 
     @property
@@ -110,6 +164,8 @@ class AnswerExplanation:
             "start_token": self.start_token,
             "end_token": self.end_token,
             "tokens": [dict(t.to_json(), segment=s) for t, s in zip(self.tokens, self.token_segments, strict=True)],
+            "question_words": [w.to_json() for w in self.question_words],
+            "context_words": [w.to_json() for w in self.context_words],
             "truncated": self.truncated,
         }
 
@@ -125,9 +181,11 @@ def explain_answers(
     token, end token) of the pair's encoding. One ONNX Runtime call per ``explainer.batch_size`` pairs."""
     if explainer.manifest.task != QUESTION_ANSWERING:
         raise UserError(f"this artifact is a {explainer.manifest.task} model; explain_answers needs a QA artifact")
-    if len(questions) != len(contexts) or (answers is not None and len(answers) != len(questions)):
-        raise UserError("give one context (and, if any, one answer span) per question")
+    check_pairs(questions, contexts)
+    if answers is not None and len(answers) != len(questions):
+        raise UserError(f"{len(answers)} answer spans were given for {len(questions)} questions; give one per question")
     method = method or explainer.default_method
+    explainer.check_method(method)
     encodings = encode_pairs(explainer.directory / TOKENIZER_FILE, questions, contexts, explainer.max_length)
     results: list[AnswerExplanation] = []
     for first in range(0, len(encodings), explainer.batch_size):
@@ -158,6 +216,12 @@ def explain_answers(
                 )
             )
     return results
+
+
+def segment_words(text: str, encoding: PairEncoding, relevance: np.ndarray, segment: int) -> list[Word]:
+    """The words of the question (segment 0) or of the context (segment 1), with their tokens' relevance."""
+    included = [s == segment for s in encoding.segments]
+    return group_words(text, encoding.offsets, encoding.word_ids, included, relevance)
 
 
 def predicted_span(logits: np.ndarray) -> tuple[int, int]:
@@ -193,5 +257,7 @@ def answer_explanation(
         end_token=end,
         tokens=tokens,
         token_segments=encoding.segments,
+        question_words=segment_words(question, encoding, relevance, QUESTION_SEGMENT),
+        context_words=segment_words(context, encoding, relevance, CONTEXT_SEGMENT),
         truncated=encoding.truncated,
     )

@@ -8,6 +8,7 @@ never part of a word.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,10 +64,23 @@ def tokens_of(encoding: TextEncoding, relevance: np.ndarray) -> list[Token]:
 
 def words_of(encoding: TextEncoding, relevance: np.ndarray) -> list[Word]:
     """Group non-special tokens by word id (a token without one is a word alone) and sum their relevance."""
+    included = [not special for special in encoding.special.tolist()]
+    return group_words(encoding.text, encoding.offsets, encoding.word_ids, included, relevance)
+
+
+def group_words(
+    text: str,
+    offsets: Sequence[tuple[int, int]],
+    word_ids: Sequence[int | None],
+    included: Sequence[bool],
+    relevance: np.ndarray,
+) -> list[Word]:
+    """Words of ``text`` from the ``included`` tokens (offsets into ``text``): consecutive tokens with the same
+    word id form one word, whose relevance is the sum of theirs; an excluded token ends the current word."""
     groups: list[list[int]] = []
     previous: int | None = None
-    for index, (word_id, special) in enumerate(zip(encoding.word_ids, encoding.special, strict=True)):
-        if special:
+    for index, (word_id, keep) in enumerate(zip(word_ids, included, strict=True)):
+        if not keep:
             previous = None
             continue
         if word_id is None or word_id != previous or not groups:
@@ -77,10 +91,10 @@ def words_of(encoding: TextEncoding, relevance: np.ndarray) -> list[Word]:
     values = relevance.astype(np.float64).tolist()
     words = []
     for indices in groups:
-        start = min(encoding.offsets[i][0] for i in indices)
-        end = max(encoding.offsets[i][1] for i in indices)
+        start = min(offsets[i][0] for i in indices)
+        end = max(offsets[i][1] for i in indices)
         total = sum(values[i] for i in indices)
-        words.append(Word(encoding.text[start:end], start, end, total, tuple(indices)))
+        words.append(Word(text[start:end], start, end, total, tuple(indices)))
     return words
 
 

@@ -1,5 +1,8 @@
 """The HTTP server: ``POST /explain``, ``GET /health``, ``GET /metadata``, ``GET /openapi.json``.
 
+``POST /explain`` takes what the artifact explains: texts (``text``/``texts``) for a classifier or language
+model, question + context pairs (``question`` + ``context``, or ``pairs``) for a question answering model.
+
 Built on Starlette (served by uvicorn): the small, well-kept ASGI toolkit that FastAPI itself stands on,
 with no extra dependencies (no pydantic); the request checks here are few and written out plainly. Every
 error is a JSON ``{"error": "<one sentence>", "status": <code>}``.
@@ -22,9 +25,11 @@ from starlette.routing import Route
 
 from onnxplain import __version__
 from onnxplain.errors import UserError
+from onnxplain.runtime.artifact import PREDICTED_TARGET, TOKENIZER_FILE
 from onnxplain.runtime.explainer import Explainer
 from onnxplain.runtime.microbatch import MicroBatcher, QueueFull
 from onnxplain.runtime.openapi import openapi_document
+from onnxplain.runtime.question_answering import QUESTION_ANSWERING, encode_pairs, explain_answers
 from onnxplain.runtime.server_limits import ServerLimits
 
 
@@ -44,13 +49,86 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+TEXT_FIELDS = {"text", "texts", "method", "target"}
+QUESTION_FIELDS = {"question", "context", "pairs", "method"}
+
+
+def _check_string(value: Any, name: str, limits: ServerLimits) -> str:
+    if not isinstance(value, str):
+        raise HTTPException(422, f"{name} is {type(value).__name__}, not a string")
+    if not value.strip():
+        raise HTTPException(422, f"{name} is empty; send at least one word")
+    if len(value) > limits.max_text_chars:
+        raise HTTPException(413, f"{name} has {len(value)} characters, more than the {limits.max_text_chars} allowed")
+    return value
+
+
+def _check_method(payload: dict[str, Any], explainer: Explainer) -> str:
+    method = payload.get("method", explainer.default_method)
+    if not isinstance(method, str) or method not in explainer.methods:
+        raise HTTPException(422, f"unknown method {method!r}; this model offers {', '.join(explainer.methods)}")
+    return method
+
+
+def parse_question_request(
+    payload: Any, explainer: Explainer, limits: ServerLimits
+) -> tuple[list[tuple[str, str]], str, np.ndarray]:
+    """Check a ``POST /explain`` body for a question answering artifact: ``{"question": q, "context": c}`` or
+    ``{"pairs": [{"question": q, "context": c}, ...]}``, optional ``method``; the predicted answer is explained."""
+    if not isinstance(payload, dict):
+        raise HTTPException(422, 'the body must be a JSON object such as {"question": "...", "context": "..."}')
+    if set(payload) & {"text", "texts", "target"}:
+        raise HTTPException(
+            422,
+            'this model answers questions: send {"question": "...", "context": "..."} or {"pairs": [...]} '
+            'instead of "text"/"texts"; it explains its predicted answer, so "target" does not apply',
+        )
+    unknown = set(payload) - QUESTION_FIELDS
+    if unknown:
+        raise HTTPException(422, f"unknown field(s) {', '.join(sorted(unknown))}; use question + context, or pairs")
+    single = "question" in payload or "context" in payload
+    if single == ("pairs" in payload):
+        raise HTTPException(422, 'give either "question" and "context" (strings) or "pairs" (a list of them)')
+    if single:
+        if "question" not in payload or "context" not in payload:
+            raise HTTPException(422, 'give both "question" and "context"')
+        pairs = [{"question": payload["question"], "context": payload["context"]}]
+    else:
+        pairs = payload["pairs"]
+        if not isinstance(pairs, list) or not pairs:
+            raise HTTPException(
+                422, '"pairs" must be a non-empty list of objects such as {"question": "...", "context": "..."}'
+            )
+    if len(pairs) > limits.max_texts:
+        raise HTTPException(413, f"{len(pairs)} pairs in one request, more than the {limits.max_texts} allowed")
+    items = []
+    for index, pair in enumerate(pairs):
+        if not isinstance(pair, dict) or set(pair) != {"question", "context"}:
+            raise HTTPException(422, f'pair {index} must be an object with exactly "question" and "context"')
+        question = _check_string(pair["question"], f"question {index}", limits)
+        items.append((question, _check_string(pair["context"], f"context {index}", limits)))
+    try:  # a question too long for the model fails here, not in a batch shared with other requests
+        questions, contexts = [q for q, _ in items], [c for _, c in items]
+        encode_pairs(explainer.directory / TOKENIZER_FILE, questions, contexts, explainer.max_length)
+    except UserError as error:
+        raise HTTPException(422, str(error)) from None
+    targets = np.full((len(items), 2), PREDICTED_TARGET, dtype=np.int64)
+    return items, _check_method(payload, explainer), targets
+
+
 def parse_explain_request(
     payload: Any, explainer: Explainer, limits: ServerLimits
 ) -> tuple[list[str], str, np.ndarray]:
     """Check a ``POST /explain`` body; raise ``HTTPException`` (413 or 422) naming the problem."""
     if not isinstance(payload, dict):
         raise HTTPException(422, 'the body must be a JSON object such as {"texts": ["..."]}')
-    unknown = set(payload) - {"text", "texts", "method", "target"}
+    if set(payload) & {"question", "context", "pairs"}:
+        raise HTTPException(
+            422,
+            f"this model is a {explainer.manifest.task} model and explains texts, not questions; "
+            'send {"text": "..."} or {"texts": [...]}',
+        )
+    unknown = set(payload) - TEXT_FIELDS
     if unknown:
         raise HTTPException(422, f"unknown field(s) {', '.join(sorted(unknown))}; use text/texts, method, target")
     if ("text" in payload) == ("texts" in payload):
@@ -61,17 +139,8 @@ def parse_explain_request(
     if len(texts) > limits.max_texts:
         raise HTTPException(413, f"{len(texts)} texts in one request, more than the {limits.max_texts} allowed")
     for index, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise HTTPException(422, f"text {index} is {type(text).__name__}, not a string")
-        if not text.strip():
-            raise HTTPException(422, f"text {index} is empty; send at least one word")
-        if len(text) > limits.max_text_chars:
-            raise HTTPException(
-                413, f"text {index} has {len(text)} characters, more than the {limits.max_text_chars} allowed"
-            )
-    method = payload.get("method", explainer.default_method)
-    if not isinstance(method, str) or method not in explainer.methods:
-        raise HTTPException(422, f"unknown method {method!r}; this model offers {', '.join(explainer.methods)}")
+        _check_string(text, f"text {index}", limits)
+    method = _check_method(payload, explainer)
     target = payload.get("target")
     if isinstance(target, bool) or not (target is None or isinstance(target, str | int) or isinstance(target, list)):
         raise HTTPException(422, '"target" must be a label name or index, or a list of them (one per text)')
@@ -112,9 +181,14 @@ def metadata(explainer: Explainer, limits: ServerLimits) -> dict[str, Any]:
 
 def create_app(explainer: Explainer, limits: ServerLimits | None = None) -> Starlette:
     limits = limits or ServerLimits()
+    answers_questions = explainer.manifest.task == QUESTION_ANSWERING
+    parse = parse_question_request if answers_questions else parse_explain_request
+    body_limit = limits.body_bytes(strings_per_item=2 if answers_questions else 1)
 
-    def explain_batch(texts: list[str], method: str, targets: np.ndarray) -> list[Any]:
-        return explainer.explain_encodings(explainer.tokenize(texts), method, targets)
+    def explain_batch(items: list[Any], method: str, targets: np.ndarray) -> list[Any]:
+        if answers_questions:
+            return explain_answers(explainer, [q for q, _ in items], [c for _, c in items], method)
+        return explainer.explain_encodings(explainer.tokenize(items), method, targets)
 
     batcher = MicroBatcher(explain_batch, limits.max_batch, limits.max_wait_ms / 1000, limits.max_queued_texts)
     document = openapi_document(explainer, limits)
@@ -123,13 +197,13 @@ def create_app(explainer: Explainer, limits: ServerLimits | None = None) -> Star
     async def explain(request: Request) -> Response:
         try:
             with batcher.arriving() as arrival:
-                body = await _read_body(request, limits.max_body_bytes)
+                body = await _read_body(request, body_limit)
                 try:
                     payload = json.loads(body)
                 except (json.JSONDecodeError, UnicodeDecodeError) as error:
                     raise HTTPException(400, f"the request body is not valid JSON ({error})") from None
-                texts, method, targets = parse_explain_request(payload, explainer, limits)
-                results = await arrival.explain(texts, method, targets)
+                items, method, targets = parse(payload, explainer, limits)
+                results = await arrival.explain(items, method, targets)
         except QueueFull as error:
             return _error(503, f"the server is busy: {error}; retry shortly", {"Retry-After": "1"})
         except UserError as error:

@@ -16,7 +16,12 @@ class ServerLimits:
     @property
     def max_body_bytes(self) -> int:
         """Room for every text at 4 bytes a character (UTF-8's worst case) plus the JSON around them."""
-        return self.max_texts * self.max_text_chars * 4 + 64 * 1024
+        return self.body_bytes(strings_per_item=1)
+
+    def body_bytes(self, strings_per_item: int) -> int:
+        """The body limit when each of the ``max_texts`` items holds this many strings (a question answering
+        request sends a question and a context per item)."""
+        return self.max_texts * strings_per_item * self.max_text_chars * 4 + 64 * 1024
 
 
 DEFAULT_LIMITS = ServerLimits()

@@ -6,7 +6,7 @@ import html
 from collections.abc import Sequence
 
 from onnxplain.runtime.render.scale import word_intensities
-from onnxplain.runtime.results import Explanation
+from onnxplain.runtime.results import Explanation, Word
 
 STYLE = """
 body{font:16px/1.6 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;padding:1rem;
@@ -33,17 +33,22 @@ def _colour(intensity: float) -> str:
 
 
 def _text(result: Explanation) -> str:
+    return marked_text(result.text, result.words, word_intensities(result), result.truncated)
+
+
+def marked_text(text: str, words: Sequence[Word], strengths: Sequence[float], truncated: bool) -> str:
+    """``text`` as HTML, each of its ``words`` on a background of its signed strength in [-1, 1]."""
     pieces = []
     cursor = 0
-    for word, intensity in zip(result.words, word_intensities(result), strict=True):
-        pieces.append(html.escape(result.text[cursor : word.start]))
+    for word, intensity in zip(words, strengths, strict=True):
+        pieces.append(html.escape(text[cursor : word.start]))
         pieces.append(
             f'<span style="background:{_colour(intensity)}" title="relevance {word.relevance:+.4g}">'
             f"{html.escape(word.text)}</span>"
         )
         cursor = word.end
-    tail = html.escape(result.text[cursor:])
-    pieces.append(f'<span class="cut">{tail}</span>' if result.truncated else tail)
+    tail = html.escape(text[cursor:])
+    pieces.append(f'<span class="cut">{tail}</span>' if truncated else tail)
     return "".join(pieces)
 
 
@@ -77,12 +82,16 @@ def _article(result: Explanation) -> str:
 
 
 def render_html(results: Sequence[Explanation], title: str = "onnxplain explanations") -> str:
+    return html_page(title, "the explained label", "".join(_article(r) for r in results))
+
+
+def html_page(title: str, explained: str, body: str) -> str:
+    """The page around the ``<article>`` elements in ``body``, with a legend of the colours."""
     legend = (
-        f'<p class="legend"><span style="background:{_colour(1.0)}">supports</span> the explained label, '
+        f'<p class="legend"><span style="background:{_colour(1.0)}">supports</span> {html.escape(explained)}, '
         f'<span style="background:{_colour(-1.0)}">speaks against</span> it; hover or tap a word for its '
         "relevance.</p>"
     )
-    body = "".join(_article(r) for r in results)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from onnxplain.runtime.render.scale import top_words, word_intensities
-from onnxplain.runtime.results import Explanation
+from onnxplain.runtime.results import Explanation, Word
 
 RESET = "\x1b[0m"
 DIM = "\x1b[2m"
@@ -25,10 +25,15 @@ def _background(intensity: float) -> str:
 
 def heat_line(result: Explanation, color: bool) -> str:
     """The text with its words marked, keeping the original spacing; a cut-off tail is shown dimmed."""
+    return mark_words(result.text, result.words, word_intensities(result), color, result.truncated)
+
+
+def mark_words(text: str, words: Sequence[Word], strengths: Sequence[float], color: bool, truncated: bool) -> str:
+    """``text`` with each of its ``words`` coloured by its signed strength in [-1, 1]."""
     pieces: list[str] = []
     cursor = 0
-    for word, intensity in zip(result.words, word_intensities(result), strict=True):
-        pieces.append(result.text[cursor : word.start])
+    for word, intensity in zip(words, strengths, strict=True):
+        pieces.append(text[cursor : word.start])
         if abs(intensity) < VISIBLE:
             pieces.append(word.text)
         elif color:
@@ -36,8 +41,8 @@ def heat_line(result: Explanation, color: bool) -> str:
         else:
             pieces.append(f"{word.text}[{word.relevance:+.3g}]")
         cursor = word.end
-    tail = result.text[cursor:]
-    if result.truncated and tail.strip():
+    tail = text[cursor:]
+    if truncated and tail.strip():
         pieces.append(f"{DIM}{tail}{RESET}" if color else f"{tail} [not explained: cut off]")
     else:
         pieces.append(tail)
@@ -56,5 +61,10 @@ def render_terminal(results: Sequence[Explanation], color: bool = True) -> str:
         lines = [header, heat_line(result, color), f"strongest words: {strongest}"]
         lines += [f"warning: {w}" for w in result.warnings]
         blocks.append("\n".join(lines))
-    legend = "red: supports the explained label, blue: speaks against it" if color else ""
-    return "\n\n".join(blocks) + ("\n\n" + legend if legend and results else "") + "\n"
+    return join_blocks(blocks, "red: supports the explained label, blue: speaks against it", color)
+
+
+def join_blocks(blocks: Sequence[str], legend: str, color: bool) -> str:
+    """The explanations one after another, with the colour legend at the end when colours are used."""
+    legend = legend if color else ""
+    return "\n\n".join(blocks) + ("\n\n" + legend if legend and blocks else "") + "\n"
