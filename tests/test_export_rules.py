@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from onnxplain.export import rules
+from onnxplain.export.encoder import ACTIVATIONS
 
 torch.manual_seed(0)
 
@@ -72,6 +74,22 @@ def test_passthrough_and_identity_rules() -> None:
     (scaled,) = relevance_of(lambda t: rules.IdentityRule.apply(t, gelu), [x], relevance)
     # gradient x input through the identity rule gives back output relevance = gradient x output
     assert torch.allclose(scaled * x, relevance * gelu(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(name for name, a in ACTIVATIONS.items() if a.ratio is not None))
+def test_identity_rule_closed_form_ratio_equals_the_stabilised_division(name: str) -> None:
+    activation = ACTIVATIONS[name]
+    x = torch.cat([torch.randn(4, 64) * 3, torch.tensor([[-12.0, -1e-3, 1e-3, 7.5] * 16])])
+    relevance = torch.randn_like(x)
+    closed_form = relevance_of(
+        lambda t: rules.IdentityRule.apply(t, activation.function, activation.ratio), [x], relevance
+    )
+    divided = relevance_of(lambda t: rules.IdentityRule.apply(t, activation.function), [x], relevance)
+    assert torch.allclose(closed_form[0], divided[0], rtol=1e-5, atol=1e-6)
+
+
+def test_tanh_has_no_closed_form_ratio_and_keeps_the_division() -> None:
+    assert ACTIVATIONS["tanh"].ratio is None
 
 
 def test_uniform_product_gives_each_operand_half() -> None:

@@ -135,20 +135,33 @@ class RelevancePassthrough(Function):
 
 class IdentityRule(Function):
     """Element-wise activation ``y = f(x)`` by the identity rule [Ali, sec. 3.2; AttnLRP, eq. 9]: the
-    gradient is scaled by ``f(x) / x``, so that gradient x input passes relevance through unchanged."""
+    gradient is scaled by ``f(x) / x``, so that gradient x input passes relevance through unchanged.
+
+    ``ratio`` is ``f(x) / x`` in closed form where the activation has one (GELU: ``Phi(x)``, SiLU:
+    ``sigmoid(x)``, ReLU: ``x > 0``): a few element-wise operations instead of the stabilised division, and
+    the continuous limit at ``x = 0`` where the division gives 0. Without one (tanh) the backward divides."""
 
     @staticmethod
-    def forward(x: Tensor, activation: Callable[[Tensor], Tensor]) -> Tensor:
+    def forward(
+        x: Tensor, activation: Callable[[Tensor], Tensor], ratio: Callable[[Tensor], Tensor] | None = None
+    ) -> Tensor:
         return activation(x)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        ctx.save_for_backward(inputs[0], output)
+        ctx.ratio = inputs[2] if len(inputs) > 2 else None
+        if ctx.ratio is None:
+            ctx.save_for_backward(inputs[0], output)
+        else:
+            ctx.save_for_backward(inputs[0])
 
     @staticmethod
-    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, None]:
+    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, None, None]:
+        if ctx.ratio is not None:
+            (x,) = ctx.saved_tensors
+            return gradient * ctx.ratio(x), None, None
         x, y = ctx.saved_tensors
-        return gradient * stabilised_divide(y, x), None
+        return gradient * stabilised_divide(y, x), None, None
 
 
 class UniformProduct(ProductOfActivations):
