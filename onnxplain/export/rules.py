@@ -35,14 +35,26 @@ def per_example_sum(tensor: Tensor) -> Tensor:
     return tensor.reshape(tensor.shape[0], -1).sum(dim=1).reshape((-1,) + (1,) * (tensor.dim() - 1))
 
 
-def linear_relevance(x: Tensor, weight: Tensor, relevance: Tensor) -> Tensor:
+# Below this fraction of sum_i |x_i w_ji|, a linear rule's denominator Z is rounding noise of the cancellation
+# in ``x W^T + |x| |W|^T`` (it is 0 where no product has a matching sign): that output's relevance is dropped.
+CANCELLATION_TOLERANCE = 1e-5
+
+
+def linear_relevance(x: Tensor, weight: Tensor, relevance: Tensor, product: Tensor | None = None) -> Tensor:
     """[Chefer] eq. 4 with alpha = 1, beta = 0, bias out of the denominator:
-    ``Z = x+ W+^T + x- W-^T``, ``S = R / Z``, ``R_x = x+ * (S W+) + x- * (S W-)``."""
-    w_pos, w_neg = weight.clamp(min=0), weight.clamp(max=0)
-    x_pos, x_neg = x.clamp(min=0), x.clamp(max=0)
-    z = torch.nn.functional.linear(x_pos, w_pos) + torch.nn.functional.linear(x_neg, w_neg)
-    s = stabilised_divide(relevance, z)
-    return x_pos * (s @ w_pos) + x_neg * (s @ w_neg)
+    ``Z = x+ W+^T + x- W-^T``, ``S = R / Z``, ``R_x = x+ * (S W+) + x- * (S W-)``.
+
+    A same-sign product is ``(x w + |x| |w|) / 2`` and an opposite-sign one gives 0, so this is computed
+    with three matrix products instead of four, given ``product = x W^T`` (the forward's output less the
+    bias): ``Z = (x W^T + |x| |W|^T) / 2`` and ``R_x = (x * (S W) + |x| * (S |W|)) / 2``."""
+    if product is None:
+        product = torch.nn.functional.linear(x, weight)
+    absolute_x, absolute_weight = x.abs(), weight.abs()
+    magnitude = torch.nn.functional.linear(absolute_x, absolute_weight)
+    z = (product + magnitude) / 2
+    significant = z > CANCELLATION_TOLERANCE * magnitude
+    s = torch.where(significant, relevance / (z + EPSILON), torch.zeros_like(relevance))
+    return (x * (s @ weight) + absolute_x * (s @ absolute_weight)) / 2
 
 
 def product_relevance(p: Tensor, q: Tensor, relevance: Tensor) -> tuple[Tensor, Tensor]:
@@ -61,13 +73,15 @@ class ChefersLinear(Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        x, weight, _ = inputs
-        ctx.save_for_backward(x, weight)
+        x, weight, bias = inputs
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(x, weight, output, bias)
 
     @staticmethod
     def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, None, None]:
-        x, weight = ctx.saved_tensors
-        return linear_relevance(x, weight, relevance), None, None
+        x, weight, output, bias = ctx.saved_tensors
+        product = output - bias if ctx.has_bias else output  # x W^T, reused from the forward pass
+        return linear_relevance(x, weight, relevance, product), None, None
 
 
 class ChefersResidual(Function):
