@@ -27,7 +27,7 @@ def stabilised_divide(numerator: Tensor, denominator: Tensor) -> Tensor:
     """``numerator / (denominator + eps * sign(denominator))``, and 0 where the denominator is 0."""
     is_zero = denominator == 0
     safe = denominator + EPSILON * torch.sign(denominator) + is_zero.to(denominator.dtype)
-    return torch.where(is_zero, torch.zeros_like(numerator), numerator / safe)
+    return torch.where(is_zero, 0.0, numerator / safe)  # a scalar 0: no tensor of zeros to fill
 
 
 def per_example_sum(tensor: Tensor) -> Tensor:
@@ -53,7 +53,7 @@ def linear_relevance(x: Tensor, weight: Tensor, relevance: Tensor, product: Tens
     magnitude = torch.nn.functional.linear(absolute_x, absolute_weight)
     z = (product + magnitude) / 2
     significant = z > CANCELLATION_TOLERANCE * magnitude
-    s = torch.where(significant, relevance / (z + EPSILON), torch.zeros_like(relevance))
+    s = torch.where(significant, relevance / (z + EPSILON), 0.0)
     return (x * (s @ weight) + absolute_x * (s @ absolute_weight)) / 2
 
 
