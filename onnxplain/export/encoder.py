@@ -32,9 +32,20 @@ def relu_ratio(x: Tensor) -> Tensor:
     return (x > 0).to(x.dtype)
 
 
+def gelu(x: Tensor) -> Tensor:
+    """``x * Phi(x)`` written out, so that the identity rule's ratio is the forward pass's own ``Phi(x)``
+    (the traced graph computes it once; ``F.gelu`` would hide it in one kernel and the rule recompute it)."""
+    return x * standard_normal_cdf(x)
+
+
+def tanh_gelu(x: Tensor) -> Tensor:
+    """The tanh approximation of GELU, written out for the same reason as ``gelu``."""
+    return x * tanh_gelu_ratio(x)
+
+
 # Every activation with its ratio f(x) / x where that has a closed form (tanh has none: the rule divides).
-_GELU = Activation(torch.nn.functional.gelu, standard_normal_cdf)
-_TANH_GELU = Activation(lambda x: torch.nn.functional.gelu(x, approximate="tanh"), tanh_gelu_ratio)
+_GELU = Activation(gelu, standard_normal_cdf)
+_TANH_GELU = Activation(tanh_gelu, tanh_gelu_ratio)
 _SILU = Activation(torch.nn.functional.silu, torch.sigmoid)
 ACTIVATIONS = {
     "gelu": _GELU,
