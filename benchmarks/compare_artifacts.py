@@ -32,7 +32,7 @@ def main() -> None:
     batch = benchmark_batch(args.before, args.batch, args.length)
     candidates = {}
     for label, directory in (("before", args.before), ("after", args.after)):
-        explainer = load_explainer(directory, "cpu", args.threads)
+        explainer = load_explainer(directory, "cpu", args.threads, len(methods))
         for name, call in onnx_candidates(explainer, methods, batch).items():
             candidates[(label, name)] = call
     timings = interleaved(candidates, args.rounds, budget_s=1e9)

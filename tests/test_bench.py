@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from onnxplain.bench.inputs import benchmark_batch
+from onnxplain.bench.onnx_candidates import load_explainer, onnx_candidates
 from onnxplain.bench.timing import interleaved
 from onnxplain.cli import main
+from onnxplain.runtime.artifact import read_manifest
 
 
 def test_interleaved_runs_every_candidate_in_turn_and_gives_slow_ones_fewer_rounds() -> None:
@@ -73,3 +75,19 @@ def test_bench_command_reports_ratios_speedups_and_memory(tiny_artifact: Path, t
     assert report["artifact_bytes"] > 0 and report["process_peak_rss_bytes"] > 0
     printed = capsys.readouterr().out
     assert "batch 2 x 16 tokens" in printed and "mask-lrp" in printed
+
+
+def test_bench_keeps_a_session_per_candidate_so_rounds_never_rebuild_one(tiny_artifact: Path) -> None:
+    methods = list(read_manifest(tiny_artifact).methods)
+    explainer = load_explainer(tiny_artifact, "cpu", 1, len(methods))
+    batch = benchmark_batch(tiny_artifact, 2, 12)
+    candidates = onnx_candidates(explainer, methods, batch)
+    built = []
+    original = explainer._sessions._build
+    explainer._sessions._build = lambda outputs: built.append(outputs) or original(outputs)  # type: ignore[method-assign]
+    for call in candidates.values():
+        call()
+    after_first_round = len(built)
+    for call in candidates.values():
+        call()
+    assert len(built) == after_first_round

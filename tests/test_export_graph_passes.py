@@ -9,7 +9,12 @@ import torch
 
 from onnxplain.export import graph
 from onnxplain.export.checkpoint import load_checkpoint
-from onnxplain.export.graph_passes import drop_value_preserving, merge_common_subexpressions
+from onnxplain.export.graph_passes import (
+    drop_identity_expands,
+    drop_value_preserving,
+    merge_common_subexpressions,
+    symbolic_shape,
+)
 
 LINEAR = "aten.addmm.default"
 
@@ -34,6 +39,7 @@ def test_rule_sets_share_one_forward_pass_and_values_do_not_change(tiny_model_di
     inputs = graph.example_inputs(weights, 2, 11, True, seed=5)
     before = traced(*inputs)
     assert drop_value_preserving(traced) > 0
+    assert drop_identity_expands(traced) > 0  # the batched products' expands to the shape they already have
     assert merge_common_subexpressions(traced) > 0
     traced.graph.eliminate_dead_code()
     traced.recompile()
@@ -46,3 +52,5 @@ def test_trace_applies_the_passes(tiny_model_dir: Path) -> None:
     weights = load_checkpoint(tiny_model_dir).weights
     traced = graph.trace(weights, ["attnlrp", "cp-lrp"], True, graph.onnx_decompositions(18))
     assert linear_calls(traced) == 6 * weights.num_layers + 2
+    expands = [n for n in traced.graph.nodes if n.target == torch.ops.aten.expand.default]
+    assert all(symbolic_shape(n) != symbolic_shape(n.args[0]) for n in expands)

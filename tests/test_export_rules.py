@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from onnxplain.export import rules
+from onnxplain.export.encoder import ACTIVATIONS
 
 torch.manual_seed(0)
 
@@ -40,6 +42,30 @@ def test_linear_rule_matches_the_written_out_formula() -> None:
     assert torch.allclose(r_x, expected, atol=1e-5)
 
 
+def four_product_linear_relevance(x: torch.Tensor, weight: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
+    """The linear rule as [Chefer] write it, positive and negative halves apart (four matrix products)."""
+    w_pos, w_neg, x_pos, x_neg = weight.clamp(min=0), weight.clamp(max=0), x.clamp(min=0), x.clamp(max=0)
+    s = rules.stabilised_divide(relevance, x_pos @ w_pos.T + x_neg @ w_neg.T)
+    return x_pos * (s @ w_pos) + x_neg * (s @ w_neg)
+
+
+def test_three_product_linear_rule_equals_the_four_product_form() -> None:
+    x, weight, bias = torch.randn(2, 9, 384), torch.randn(1536, 384) * 0.05, torch.randn(1536) * 3
+    relevance = torch.randn(2, 9, 1536)
+    (r_x,) = relevance_of(lambda t: rules.ChefersLinear.apply(t, weight, bias), [x], relevance)
+    expected = four_product_linear_relevance(x.double(), weight.double(), relevance.double())
+    assert torch.allclose(r_x.double(), expected, rtol=1e-4, atol=1e-5 * expected.abs().max())
+
+
+def test_linear_rule_drops_an_output_where_no_product_has_a_matching_sign() -> None:
+    x = torch.tensor([[1.5, -0.7, 2.0, -3.1]])
+    weight = torch.tensor([[-0.3, 0.9, -1.7, 0.2], [0.4, 0.1, 0.8, 0.6]])  # output 0: every product < 0
+    relevance = torch.tensor([[5.0, 1.0]])
+    (r_x,) = relevance_of(lambda t: rules.ChefersLinear.apply(t, weight, torch.tensor([0.3, -2.0])), [x], relevance)
+    assert torch.allclose(r_x, four_product_linear_relevance(x, weight, relevance), atol=1e-6)
+    assert torch.isclose(r_x.sum(), torch.tensor(1.0))
+
+
 def test_residual_rule_conserves_per_example_and_keeps_signs() -> None:
     a, b = torch.randn(2, 4, 6), torch.randn(2, 4, 6)
     relevance = torch.rand(2, 4, 6)
@@ -72,6 +98,22 @@ def test_passthrough_and_identity_rules() -> None:
     (scaled,) = relevance_of(lambda t: rules.IdentityRule.apply(t, gelu), [x], relevance)
     # gradient x input through the identity rule gives back output relevance = gradient x output
     assert torch.allclose(scaled * x, relevance * gelu(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(name for name, a in ACTIVATIONS.items() if a.ratio is not None))
+def test_identity_rule_closed_form_ratio_equals_the_stabilised_division(name: str) -> None:
+    activation = ACTIVATIONS[name]
+    x = torch.cat([torch.randn(4, 64) * 3, torch.tensor([[-12.0, -1e-3, 1e-3, 7.5] * 16])])
+    relevance = torch.randn_like(x)
+    closed_form = relevance_of(
+        lambda t: rules.IdentityRule.apply(t, activation.function, activation.ratio), [x], relevance
+    )
+    divided = relevance_of(lambda t: rules.IdentityRule.apply(t, activation.function), [x], relevance)
+    assert torch.allclose(closed_form[0], divided[0], rtol=1e-5, atol=1e-6)
+
+
+def test_tanh_has_no_closed_form_ratio_and_keeps_the_division() -> None:
+    assert ACTIVATIONS["tanh"].ratio is None
 
 
 def test_uniform_product_gives_each_operand_half() -> None:

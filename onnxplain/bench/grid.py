@@ -64,7 +64,7 @@ def run_benchmark(
 
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    explainer = load_explainer(artifact_dir, settings.device, settings.threads)
+    explainer = load_explainer(artifact_dir, settings.device, settings.threads, len(settings.methods))
     yardsticks = settings.eager or settings.integrated_gradients
     checkpoint = torch_candidates.source_checkpoint(manifest) if yardsticks else None
     classifier = (

@@ -11,16 +11,50 @@ from torch import Tensor
 
 from onnxplain.export.architectures import EncoderWeights, Linear, Norm
 from onnxplain.export.positions import relative_position_bias
-from onnxplain.export.rulesets import Gradient
+from onnxplain.export.rulesets import Activation, Gradient
 
+SQRT_HALF = math.sqrt(0.5)
+SQRT_TWO_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def standard_normal_cdf(x: Tensor) -> Tensor:
+    """``Phi(x)``, which is ``gelu(x) / x``."""
+    return 0.5 * (1.0 + torch.erf(x * SQRT_HALF))
+
+
+def tanh_gelu_ratio(x: Tensor) -> Tensor:
+    """``gelu_tanh(x) / x``: the tanh approximation of ``Phi(x)``."""
+    return 0.5 * (1.0 + torch.tanh(SQRT_TWO_OVER_PI * (x + 0.044715 * x * x * x)))
+
+
+def relu_ratio(x: Tensor) -> Tensor:
+    """``relu(x) / x``: 1 where ``x > 0``, else 0."""
+    return (x > 0).to(x.dtype)
+
+
+def gelu(x: Tensor) -> Tensor:
+    """``x * Phi(x)`` written out, so that the identity rule's ratio is the forward pass's own ``Phi(x)``
+    (the traced graph computes it once; ``F.gelu`` would hide it in one kernel and the rule recompute it)."""
+    return x * standard_normal_cdf(x)
+
+
+def tanh_gelu(x: Tensor) -> Tensor:
+    """The tanh approximation of GELU, written out for the same reason as ``gelu``."""
+    return x * tanh_gelu_ratio(x)
+
+
+# Every activation with its ratio f(x) / x where that has a closed form (tanh has none: the rule divides).
+_GELU = Activation(gelu, standard_normal_cdf)
+_TANH_GELU = Activation(tanh_gelu, tanh_gelu_ratio)
+_SILU = Activation(torch.nn.functional.silu, torch.sigmoid)
 ACTIVATIONS = {
-    "gelu": lambda x: torch.nn.functional.gelu(x),
-    "gelu_new": lambda x: torch.nn.functional.gelu(x, approximate="tanh"),
-    "gelu_pytorch_tanh": lambda x: torch.nn.functional.gelu(x, approximate="tanh"),
-    "relu": torch.relu,
-    "tanh": torch.tanh,
-    "silu": torch.nn.functional.silu,
-    "swish": torch.nn.functional.silu,
+    "gelu": _GELU,
+    "gelu_new": _TANH_GELU,
+    "gelu_pytorch_tanh": _TANH_GELU,
+    "relu": Activation(torch.relu, relu_ratio),
+    "tanh": Activation(torch.tanh),
+    "silu": _SILU,
+    "swish": _SILU,
 }
 
 # MPNet's relative position buckets: Hugging Face computes 32 buckets up to distance 128 whatever the config.
@@ -28,7 +62,7 @@ RELATIVE_ATTENTION_BUCKETS = 32
 RELATIVE_ATTENTION_MAX_DISTANCE = 128
 
 
-def activation_function(name: str):
+def activation_function(name: str) -> Activation:
     if name not in ACTIVATIONS:
         raise NotImplementedError(f"activation {name!r} has no rule; known: {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]

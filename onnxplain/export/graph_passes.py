@@ -6,6 +6,10 @@ do nothing to values (``detach`` where a rule holds a tensor constant, ``clone``
 those no-ops and then merging identical operations leaves one forward pass that every rule set's backward
 reads. ONNX Runtime's own common-subexpression elimination does not do this on the exported graph: each
 copy has its own ``Constant`` nodes (epsilons, shapes), which it does not compare by value.
+
+Batched matrix products (attention, and their backward) are traced as ``expand`` to the batch shape, then
+``bmm``; where the operand already has that shape the ``expand`` changes nothing, but ONNX Runtime's
+``Expand`` still copies the tensor, so those go too.
 """
 
 from __future__ import annotations
@@ -26,6 +30,27 @@ def drop_value_preserving(module: GraphModule) -> int:
     removed = 0
     for node in list(module.graph.nodes):
         if node.op == "call_function" and node.target in VALUE_PRESERVING and "memory_format" not in node.kwargs:
+            node.replace_all_uses_with(node.args[0])
+            module.graph.erase_node(node)
+            removed += 1
+    return removed
+
+
+def symbolic_shape(node: object) -> tuple[str, ...] | None:
+    """The traced shape of a node's value as expressions in the symbolic sizes (``s0``, ``2*s1``...)."""
+    value = node.meta.get("val") if isinstance(node, Node) else None
+    return None if not isinstance(value, torch.Tensor) else tuple(str(size) for size in value.shape)
+
+
+def drop_identity_expands(module: GraphModule) -> int:
+    """Replace every ``expand`` whose result has its input's shape (for every batch and sequence length)
+    by its input; returns how many went."""
+    removed = 0
+    for node in list(module.graph.nodes):
+        if node.op != "call_function" or node.target != aten.expand.default:
+            continue
+        shape = symbolic_shape(node)
+        if shape is not None and shape == symbolic_shape(node.args[0]):
             node.replace_all_uses_with(node.args[0])
             module.graph.erase_node(node)
             removed += 1
@@ -69,8 +94,9 @@ def _hashable(value: object) -> object:
 
 
 def share_forward_passes(module: GraphModule) -> GraphModule:
-    """Both passes, then dead code elimination; the module is changed in place and returned."""
+    """The three passes, then dead code elimination; the module is changed in place and returned."""
     drop_value_preserving(module)
+    drop_identity_expands(module)
     merge_common_subexpressions(module)
     module.graph.eliminate_dead_code()
     module.recompile()

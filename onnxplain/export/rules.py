@@ -27,7 +27,7 @@ def stabilised_divide(numerator: Tensor, denominator: Tensor) -> Tensor:
     """``numerator / (denominator + eps * sign(denominator))``, and 0 where the denominator is 0."""
     is_zero = denominator == 0
     safe = denominator + EPSILON * torch.sign(denominator) + is_zero.to(denominator.dtype)
-    return torch.where(is_zero, torch.zeros_like(numerator), numerator / safe)
+    return torch.where(is_zero, 0.0, numerator / safe)  # a scalar 0: no tensor of zeros to fill
 
 
 def per_example_sum(tensor: Tensor) -> Tensor:
@@ -35,14 +35,26 @@ def per_example_sum(tensor: Tensor) -> Tensor:
     return tensor.reshape(tensor.shape[0], -1).sum(dim=1).reshape((-1,) + (1,) * (tensor.dim() - 1))
 
 
-def linear_relevance(x: Tensor, weight: Tensor, relevance: Tensor) -> Tensor:
+# Below this fraction of sum_i |x_i w_ji|, a linear rule's denominator Z is rounding noise of the cancellation
+# in ``x W^T + |x| |W|^T`` (it is 0 where no product has a matching sign): that output's relevance is dropped.
+CANCELLATION_TOLERANCE = 1e-5
+
+
+def linear_relevance(x: Tensor, weight: Tensor, relevance: Tensor, product: Tensor | None = None) -> Tensor:
     """[Chefer] eq. 4 with alpha = 1, beta = 0, bias out of the denominator:
-    ``Z = x+ W+^T + x- W-^T``, ``S = R / Z``, ``R_x = x+ * (S W+) + x- * (S W-)``."""
-    w_pos, w_neg = weight.clamp(min=0), weight.clamp(max=0)
-    x_pos, x_neg = x.clamp(min=0), x.clamp(max=0)
-    z = torch.nn.functional.linear(x_pos, w_pos) + torch.nn.functional.linear(x_neg, w_neg)
-    s = stabilised_divide(relevance, z)
-    return x_pos * (s @ w_pos) + x_neg * (s @ w_neg)
+    ``Z = x+ W+^T + x- W-^T``, ``S = R / Z``, ``R_x = x+ * (S W+) + x- * (S W-)``.
+
+    A same-sign product is ``(x w + |x| |w|) / 2`` and an opposite-sign one gives 0, so this is computed
+    with three matrix products instead of four, given ``product = x W^T`` (the forward's output less the
+    bias): ``Z = (x W^T + |x| |W|^T) / 2`` and ``R_x = (x * (S W) + |x| * (S |W|)) / 2``."""
+    if product is None:
+        product = torch.nn.functional.linear(x, weight)
+    absolute_x, absolute_weight = x.abs(), weight.abs()
+    magnitude = torch.nn.functional.linear(absolute_x, absolute_weight)
+    z = (product + magnitude) / 2
+    significant = z > CANCELLATION_TOLERANCE * magnitude
+    s = torch.where(significant, relevance / (z + EPSILON), 0.0)
+    return (x * (s @ weight) + absolute_x * (s @ absolute_weight)) / 2
 
 
 def product_relevance(p: Tensor, q: Tensor, relevance: Tensor) -> tuple[Tensor, Tensor]:
@@ -61,13 +73,15 @@ class ChefersLinear(Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        x, weight, _ = inputs
-        ctx.save_for_backward(x, weight)
+        x, weight, bias = inputs
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(x, weight, output, bias)
 
     @staticmethod
     def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, None, None]:
-        x, weight = ctx.saved_tensors
-        return linear_relevance(x, weight, relevance), None, None
+        x, weight, output, bias = ctx.saved_tensors
+        product = output - bias if ctx.has_bias else output  # x W^T, reused from the forward pass
+        return linear_relevance(x, weight, relevance, product), None, None
 
 
 class ChefersResidual(Function):
@@ -135,20 +149,33 @@ class RelevancePassthrough(Function):
 
 class IdentityRule(Function):
     """Element-wise activation ``y = f(x)`` by the identity rule [Ali, sec. 3.2; AttnLRP, eq. 9]: the
-    gradient is scaled by ``f(x) / x``, so that gradient x input passes relevance through unchanged."""
+    gradient is scaled by ``f(x) / x``, so that gradient x input passes relevance through unchanged.
+
+    ``ratio`` is ``f(x) / x`` in closed form where the activation has one (GELU: ``Phi(x)``, SiLU:
+    ``sigmoid(x)``, ReLU: ``x > 0``): a few element-wise operations instead of the stabilised division, and
+    the continuous limit at ``x = 0`` where the division gives 0. Without one (tanh) the backward divides."""
 
     @staticmethod
-    def forward(x: Tensor, activation: Callable[[Tensor], Tensor]) -> Tensor:
+    def forward(
+        x: Tensor, activation: Callable[[Tensor], Tensor], ratio: Callable[[Tensor], Tensor] | None = None
+    ) -> Tensor:
         return activation(x)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        ctx.save_for_backward(inputs[0], output)
+        ctx.ratio = inputs[2] if len(inputs) > 2 else None
+        if ctx.ratio is None:
+            ctx.save_for_backward(inputs[0], output)
+        else:
+            ctx.save_for_backward(inputs[0])
 
     @staticmethod
-    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, None]:
+    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, None, None]:
+        if ctx.ratio is not None:
+            (x,) = ctx.saved_tensors
+            return gradient * ctx.ratio(x), None, None
         x, y = ctx.saved_tensors
-        return gradient * stabilised_divide(y, x), None
+        return gradient * stabilised_divide(y, x), None, None
 
 
 class UniformProduct(ProductOfActivations):

@@ -16,13 +16,24 @@ Masked variants (``head_masked=True``) multiply what arrives at each head's cont
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from onnxplain.export import positions, rules
 
-Activation = Callable[[Tensor], Tensor]
+
+@dataclass(frozen=True)
+class Activation:
+    """An element-wise activation ``f`` and, where it has a closed form, ``f(x) / x`` (for the identity rule
+    of CP-LRP and AttnLRP, which then needs no division); calling it applies ``f``."""
+
+    function: Callable[[Tensor], Tensor]
+    ratio: Callable[[Tensor], Tensor] | None = None
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.function(x)
 
 
 def layer_norm(x: Tensor, weight: Tensor, bias: Tensor | None, eps: float, constant_std: bool) -> Tensor:
@@ -140,7 +151,7 @@ class ConservativePropagation(Gradient):
         self.head_masked = head_masked
 
     def activation(self, fn: Activation, x: Tensor) -> Tensor:
-        return rules.IdentityRule.apply(x, fn)
+        return rules.IdentityRule.apply(x, fn.function, fn.ratio)
 
     def norm(self, x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> Tensor:
         return layer_norm(x, weight, bias, eps, constant_std=True)

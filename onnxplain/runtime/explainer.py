@@ -58,11 +58,14 @@ class Explainer:
         batch_size: int = 16,
         max_length: int | None = None,
         intra_op_threads: int | None = None,
+        cached_sessions: int = 4,
     ) -> Explainer:
         """Load an artifact. ``device``: ``cpu``, ``cuda`` or ``auto`` (CUDA when usable, else CPU).
 
         ``batch_size`` texts go into one ONNX Runtime call; ``max_length`` (tokens, at most the model's
-        limit, which is the default) is where longer texts are cut.
+        limit, which is the default) is where longer texts are cut. ``cached_sessions`` is how many sets of
+        outputs (method combinations) keep a built session; asking for one more rebuilds the least recently
+        used, which takes seconds.
         """
         directory = Path(artifact_dir)
         manifest = read_manifest(directory)
@@ -71,7 +74,9 @@ class Explainer:
         limit = manifest.max_length
         if max_length is not None and not 2 < max_length <= limit:
             raise UserError(f"max length {max_length} is outside 3..{limit} (the model's limit); pick one inside")
-        sessions = SessionPool(directory / MODEL_FILE, choose_device(device), intra_op_threads)
+        if cached_sessions < 1:
+            raise UserError(f"cached sessions {cached_sessions} is not positive; use 1 or more")
+        sessions = SessionPool(directory / MODEL_FILE, choose_device(device), intra_op_threads, cached_sessions)
         explainer = cls(directory, manifest, sessions, batch_size, max_length or limit)
         # build the most likely session now, so a device problem shows at load time, not at the first text
         sessions.session((LOGITS, manifest.methods[explainer.default_method]))
