@@ -25,7 +25,8 @@ def test_linear_rule_conserves_and_ignores_the_bias() -> None:
     z = x.clamp(min=0) @ weight.clamp(min=0).T + x.clamp(max=0) @ weight.clamp(max=0).T
     assert torch.allclose(r_x.sum(), (relevance * (z != 0)).sum(), rtol=1e-4)
     (r_without_bias,) = relevance_of(lambda t: rules.ChefersLinear.apply(t, weight, None), [x], relevance)
-    assert torch.allclose(r_x, r_without_bias)
+    # the rule reads x W^T as the output less the bias, which costs float32 digits where |b| >> |Z| (bias x5 here)
+    assert torch.allclose(r_x, r_without_bias, rtol=1e-3, atol=1e-5)
 
 
 def test_linear_rule_matches_the_written_out_formula() -> None:

@@ -160,7 +160,9 @@ class Manifest:
                 extra={k: v for k, v in data.items() if k not in known},
             )
         except KeyError as missing:
-            raise ArtifactError(f"manifest.json lacks the required key {missing}; re-export the model") from None
+            raise ArtifactError(
+                f"manifest.json lacks the required key {missing}; re-export the model"
+            ) from None
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> Path:
@@ -176,9 +178,13 @@ def read_manifest(directory: str | Path) -> Manifest:
         raise ArtifactError(f"{root} is not a directory; pass the directory that `onnxplain export` wrote")
     for name in (MODEL_FILE, TOKENIZER_FILE, MANIFEST_FILE):
         if not (root / name).is_file():
-            raise ArtifactError(f"{root} has no {name}; it is not a complete onnxplain artifact, re-export it")
+            raise ArtifactError(
+                f"{root} has no {name}; it is not a complete onnxplain artifact, re-export it"
+            )
     try:
         data = json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"{root / MANIFEST_FILE} is not valid JSON ({error}); re-export the model") from None
+        raise ArtifactError(
+            f"{root / MANIFEST_FILE} is not valid JSON ({error}); re-export the model"
+        ) from None
     return Manifest.from_json(data)
