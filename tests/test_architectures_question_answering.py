@@ -165,3 +165,32 @@ def test_question_answering_exports_and_explains_pairs(tmp_path: Path) -> None:
     scores = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert scores["examples"] == 2 and set(scores["methods"]) == set(methods)
     assert all(0 <= s["share"] <= 1 for s in scores["methods"].values())
+
+
+@pytest.mark.parametrize("architecture", ["roberta", "electra", "distilbert", "mpnet"])
+def test_other_encoders_answer_like_hugging_face_and_explain_every_method(architecture: str, tmp_path: Path) -> None:
+    """The question-answering head on the other encoders of the architecture table: start and end logits
+    equal Hugging Face's, and every method gives finite relevance that is 0 on padding."""
+    import transformers
+
+    checkpoint = load_checkpoint(build_tiny_classifier(tmp_path, architecture, seed=9, task="question-answering"))
+    weights = checkpoint.weights
+    assert checkpoint.task == "question-answering" and weights.num_labels == 2
+    input_ids, attention_mask, token_type_ids = pairs()
+    segments = weights.token_type_embeddings
+    token_type_ids = None if segments is None else token_type_ids.clamp(max=segments.shape[0] - 1)
+    reference = transformers.AutoModelForQuestionAnswering.from_pretrained(
+        checkpoint.directory, attn_implementation="eager"
+    ).eval()
+    extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+    with torch.no_grad():
+        expected = reference(input_ids=input_ids, attention_mask=attention_mask, **extra)
+    heads = torch.ones(weights.num_layers, weights.num_heads)
+    trace = encode(weights, Gradient(), input_ids, attention_mask, token_type_ids, heads)
+    assert torch.allclose(trace.logits[..., 0], expected.start_logits, atol=1e-5, rtol=0)
+    assert torch.allclose(trace.logits[..., 1], expected.end_logits, atol=1e-5, rtol=0)
+    outputs = explain(weights, input_ids, attention_mask, token_type_ids, torch.tensor([[6, 8], [-1, -1]]), heads)
+    for method in METHODS:
+        assert torch.isfinite(outputs[method]).all(), method
+        assert (outputs[method][attention_mask == 0] == 0).all(), method
+        assert outputs[method].abs().sum() > 0, method
