@@ -318,8 +318,8 @@ def explain(
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}")
 
-    def run(rules: Gradient) -> Trace:
-        return forward(weights, rules, input_ids, attention_mask, token_type_ids, head_mask)
+    def run(rules: Gradient, ids: Tensor = input_ids) -> Trace:
+        return forward(weights, rules, ids, attention_mask, token_type_ids, head_mask)
 
     token_mask = attention_mask.to(torch.float32)
     plain = run(Gradient())
@@ -332,16 +332,13 @@ def explain(
     modified = {name: run(GRADIENT_TIMES_INPUT[name]) for name in sorted(wanted & GRADIENT_TIMES_INPUT.keys())}
     pad_reference = {name: run(PAD_REFERENCE[name]) for name in sorted(wanted & PAD_REFERENCE.keys())}
     pad_embedding = weights.word_embeddings[weights.pad_token_id]
-    if wanted & LOOKAHEAD.keys():
-        pad_reference.setdefault("cp-lrp-pad", run(PAD_REFERENCE["cp-lrp-pad"]))
+    if wanted & LOOKAHEAD.keys() and "cp-lrp-pad" not in pad_reference:  # the lookahead's first pass
+        pad_reference["cp-lrp-pad"] = run(PAD_REFERENCE["cp-lrp-pad"])
 
     def lookahead(name: str, seed: Seed, first: Tensor) -> Tensor:
-        def rerun(ids: Tensor) -> Trace:
-            return forward(weights, PAD_REFERENCE["cp-lrp-pad"], ids, attention_mask, token_type_ids, head_mask)
-
         removable = removable_tokens(input_ids, token_mask, seed.position, weights.special_token_ids)
         return lookahead_relevance(
-            rerun,
+            lambda ids: run(PAD_REFERENCE["cp-lrp-pad"], ids),
             first,
             input_ids,
             seed,
