@@ -27,7 +27,15 @@ from torch import Tensor
 
 from onnxplain.export.canonical import forward
 from onnxplain.export.encoder import Trace
-from onnxplain.export.methods import attcat, chefer_rollout, explain, stored_attention_relevance
+from onnxplain.export.methods import (
+    attcat,
+    chefer_rollout,
+    explain,
+    ordered_above,
+    ranks,
+    removable_tokens,
+    stored_attention_relevance,
+)
 from onnxplain.export.rulesets import AttnLRP, Chefer, ConservativePropagation, Gradient
 
 
@@ -174,44 +182,36 @@ def head_relevance(batch: Batch, rule: str, explained: str) -> Tensor:
     return per_head.sum(dim=0).detach()
 
 
-def interior_tokens(batch: Batch) -> Tensor:
-    """[B, T] bool: the real tokens other than the first and the last ([CLS]/<s> and [SEP]/</s> of a single
-    encoded text), the candidates the deletion protocol ranks and replaces."""
-    positions = torch.arange(batch.input_ids.shape[1])[None, :]
-    lengths = batch.attention_mask.sum(dim=1, keepdim=True)
-    return (positions > 0) & (positions < lengths - 1)
-
-
 def lookahead(rule: str, multiplier: str, explained: str, fractions: tuple[float, ...], merge: str) -> Variant:
-    """Deletion-aware relevance: explain, replace the top ``fractions[0]`` of the candidates by the pad token,
-    explain the result again, and so on; one rule-set pass per fraction plus one. ``merge = order``: the
-    tokens replaced after pass ``j`` rank above everything later (scores offset per pass); ``merge = last``:
-    each token keeps the relevance of the last pass in which it was still present."""
+    """Deletion-aware relevance, as ``cp-lrp-lookahead`` does it (``methods.lookahead_relevance``) but with
+    any single-pass variant: explain, replace the top ``fractions[0]`` of the removable tokens by the pad
+    token, explain the result again, and so on; one pass per fraction plus one. ``merge = order``: the
+    tokens replaced after pass ``j`` rank above everything later (``methods.ordered_above``);
+    ``merge = last``: each token keeps the relevance of the last pass in which it was still present."""
     base = gradient_times(rule, multiplier, explained)
 
     def variant(batch: Batch) -> Tensor:
-        candidates = interior_tokens(batch)
-        counts = candidates.sum(dim=1, keepdim=True).to(torch.float32)
-        present = candidates.clone()
-        ids = batch.input_ids.clone()
-        final = torch.zeros_like(batch.token_mask)
-        cumulative = 0.0
-        for index in range(len(fractions) + 1):
-            current = dataclasses.replace(batch, input_ids=ids)
-            relevance = base(current).detach()
-            offset = 1e6 * (len(fractions) - index)
-            final = torch.where(present, relevance + (offset if merge == "order" else 0.0), final)
-            if index == len(fractions):
-                break
-            cumulative += fractions[index]
-            # the ``round(cumulative * n)`` - already removed most relevant present tokens go now
-            removed = candidates & ~present
-            wanted = torch.round(cumulative * counts) - removed.sum(dim=1, keepdim=True)
-            scores = torch.where(present, relevance, torch.tensor(float("-inf")))
-            rank = scores.argsort(dim=1, descending=True).argsort(dim=1)
-            now = present & (rank < wanted)
+        weights = batch.weights
+        explained_position = torch.zeros(batch.input_ids.shape[0], dtype=torch.int64)
+        removable = removable_tokens(batch.input_ids, batch.token_mask, explained_position, weights.special_token_ids)
+        count = removable.sum(dim=1, keepdim=True).to(torch.float32)
+        present, ids, share = removable, batch.input_ids, 0.0
+        groups: list[tuple[Tensor, Tensor]] = []
+        relevance = base(batch).detach()
+        for fraction in fractions:
+            share += fraction
+            wanted = torch.round(share * count) - (removable & ~present).sum(dim=1, keepdim=True)
+            now = present & (ranks(relevance, present) < wanted)
+            groups.append((now, relevance))
             present = present & ~now
-            ids = torch.where(now, torch.tensor(batch.weights.pad_token_id), ids)
-        return final * batch.token_mask
+            ids = torch.where(now, weights.pad_token_id, ids)
+            relevance = base(dataclasses.replace(batch, input_ids=ids)).detach()
+        if merge == "order":
+            merged = ordered_above(groups, relevance, present)
+        else:
+            merged = relevance
+            for chosen, values in groups:
+                merged = torch.where(chosen, values, merged)
+        return merged * batch.token_mask
 
     return variant
