@@ -14,7 +14,7 @@ from onnxplain.cli import main
 from onnxplain.evaluation.ablation import ablation_variants
 from onnxplain.evaluation.data import LabelledText
 from onnxplain.evaluation.encoding import select_texts
-from onnxplain.evaluation.faithfulness import Variant, log_softmax, perturbation_curves
+from onnxplain.evaluation.faithfulness import Curves, Variant, log_softmax, perturbation_curves
 from onnxplain.runtime import Explainer
 
 WORDS = "the film is a warm funny and sharp look at love loss music friends and the long road home".split()
@@ -101,3 +101,22 @@ def test_evaluate_command_rejects_an_unknown_method(tiny_artifact: Path, tmp_pat
     argv = ["evaluate", str(tiny_artifact), "--data", str(data), "--out", str(tmp_path), "--methods", "lime"]
     assert main(argv) == 2
     assert "has no method lime" in capsys.readouterr().err
+
+
+def test_saved_curves_load_back_and_runs_on_parts_of_the_data_pool(tmp_path) -> None:
+    def part(p0: list[float], offset: float) -> Curves:
+        p = np.asarray(p0)
+        deletion = {"a": p[:, None] - offset * np.ones((len(p), 9)), "b": p[:, None] * np.ones((len(p), 9))}
+        return Curves(p0=p, deletion=deletion, sufficiency={k: v / 2 for k, v in deletion.items()})
+
+    first, second = part([0.9, 0.8], 0.1), part([0.7], 0.2)
+    first.save(tmp_path / "first.npz", source_index=np.arange(2))
+    second.save(tmp_path / "second.npz", source_index=np.arange(1))
+    pooled = Curves.load(tmp_path / "first.npz", tmp_path / "second.npz")
+    assert np.array_equal(pooled.p0, [0.9, 0.8, 0.7])
+    assert list(pooled.deletion) == ["a", "b"]
+    for name in ("a", "b"):
+        assert np.array_equal(pooled.deletion[name], np.concatenate([first.deletion[name], second.deletion[name]]))
+        assert np.array_equal(
+            pooled.sufficiency[name], np.concatenate([first.sufficiency[name], second.sufficiency[name]])
+        )

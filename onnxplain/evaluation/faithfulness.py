@@ -49,6 +49,22 @@ class Curves:
         arrays.update({f"sufficiency/{name}": curve for name, curve in self.sufficiency.items()})
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
+    @classmethod
+    def load(cls, *paths: Path | str) -> Curves:
+        """Curves written by ``save``; several files (runs on disjoint parts of one data set, with the same
+        variants) are pooled text by text, in the order given."""
+        runs = [np.load(path) for path in paths]
+        names = [key.split("/", 1)[1] for key in runs[0].files if key.startswith("deletion/")]
+
+        def pooled(key: str) -> np.ndarray:
+            return np.concatenate([run[key] for run in runs])
+
+        return cls(
+            p0=pooled("p0"),
+            deletion={name: pooled(f"deletion/{name}") for name in names},
+            sufficiency={name: pooled(f"sufficiency/{name}") for name in names},
+        )
+
 
 class DistinctSequences:
     """Keeps each distinct token sequence once and tells, for every copy added, which one it is."""
