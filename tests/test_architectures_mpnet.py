@@ -14,7 +14,7 @@ from onnxplain.export.encoder import encode
 from onnxplain.export.methods import backward, target_one_hot
 from onnxplain.export.positions import relative_position_buckets
 from onnxplain.export.rulesets import Chefer, Gradient
-from tests.explaining import assert_only_masked_methods_changed
+from tests.explaining import assert_only_masked_methods_changed, right_padded
 from tests.explaining import explain_eagerly as run
 from tests.tiny_models import build_tiny_classifier
 
@@ -24,15 +24,9 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Checkpoint:
     return load_checkpoint(build_tiny_classifier(tmp_path_factory.mktemp("mpnet"), "mpnet", seed=2))
 
 
-def batch(sizes: tuple[int, ...] = (40, 9, 23)) -> tuple[torch.Tensor, torch.Tensor]:
+def batch() -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded texts; 40 tokens reach MPNet's logarithmic buckets (offsets of 8 and more)."""
-    generator = torch.Generator().manual_seed(0)
-    input_ids = torch.zeros(len(sizes), max(sizes), dtype=torch.int64)
-    attention_mask = torch.zeros_like(input_ids)
-    for row, size in enumerate(sizes):
-        input_ids[row, :size] = torch.randint(1000, 30000, (size,), generator=generator)
-        attention_mask[row, :size] = 1
-    return input_ids, attention_mask
+    return right_padded((40, 9, 23))
 
 
 def test_relative_position_buckets_match_hugging_face() -> None:
