@@ -55,6 +55,8 @@ def main() -> None:
         feeds["target"] = np.full(args.batch, -1, dtype=np.int64)
     if "token_type_ids" in names:
         feeds["token_type_ids"] = input_ids * 0
+    if "head_mask" in names:
+        feeds["head_mask"] = np.asarray(explainer.manifest.default_head_mask, dtype=np.float32)
 
     figures = {
         "whole graph, fetch logits": best_of(args.repeats, lambda: whole.run(["logits"], feeds)),

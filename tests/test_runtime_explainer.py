@@ -61,6 +61,7 @@ def test_every_method_from_a_pruned_session_equals_the_whole_graph(explainer: Ex
     assert set(everything) == {"logits", *explainer.methods}
     whole = ort.InferenceSession(str(tiny_artifact / "model.onnx"), providers=["CPUExecutionProvider"])
     feeds = {"input_ids": input_ids, "attention_mask": attention_mask, "target": np.full(4, -1, np.int64)}
+    feeds["head_mask"] = np.asarray(explainer.manifest.default_head_mask, np.float32)
     if "token_type_ids" in explainer.manifest.inputs:
         feeds["token_type_ids"] = np.zeros_like(input_ids)
     names = ["logits", *(explainer.manifest.methods[m] for m in explainer.methods)]
@@ -181,3 +182,36 @@ def test_cuda_without_a_provider_is_refused_and_auto_falls_back(tiny_artifact: P
     auto = Explainer.load(tiny_artifact, device="auto")
     [result] = auto.explain("fine")
     assert result.metadata["device"] == "cpu" and "auto chose cpu" in result.metadata["device_note"]
+
+
+def test_a_format_version_1_artifact_still_loads_and_explains_the_same(
+    explainer: Explainer, tiny_artifact: Path, tmp_path: Path
+) -> None:
+    """Version 1 kept the default head mask as an initializer of the graph; this runtime still reads it."""
+    import json
+    import shutil
+
+    import onnx
+    from onnx import numpy_helper
+
+    old = tmp_path / "v1"
+    shutil.copytree(tiny_artifact, old)
+    model = onnx.load(str(old / "model.onnx"))
+    default = np.asarray(explainer.manifest.default_head_mask, np.float32)
+    model.graph.initializer.append(numpy_helper.from_array(default, "head_mask"))
+    onnx.save(model, str(old / "model.onnx"))
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    [then] = Explainer.load(old).explain(TEXTS[0], method="mask-lrp")
+    [now] = explainer.explain(TEXTS[0], method="mask-lrp")
+    np.testing.assert_allclose(then.relevance, now.relevance, rtol=1e-6, atol=1e-9)
+
+
+def test_the_artifact_tokenizer_neither_pads_nor_cuts_below_the_model_limit(tiny_artifact: Path) -> None:
+    import json
+
+    config = json.loads((tiny_artifact / "tokenizer.json").read_text(encoding="utf-8"))
+    manifest = json.loads((tiny_artifact / "manifest.json").read_text(encoding="utf-8"))
+    assert config["padding"] is None
+    assert config["truncation"]["max_length"] == manifest["max_length"]

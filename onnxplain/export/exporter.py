@@ -44,8 +44,11 @@ def resolve_head_mask(head_mask: Any, layers: int, heads: int) -> np.ndarray:
     return mask
 
 
-def write_tokenizer(model_dir: Path, out_dir: Path) -> int:
-    """Copy (or produce) tokenizer.json; returns the pad token id."""
+def write_tokenizer(model_dir: Path, out_dir: Path, max_length: int) -> int:
+    """Write tokenizer.json with no padding and truncation at the manifest's ``max_length`` (a checkpoint's
+    own file may pad or cut to another length, which a consumer that does not reset it would inherit);
+    returns the pad token id."""
+    from tokenizers import Tokenizer
     from transformers import AutoTokenizer
 
     try:
@@ -58,6 +61,10 @@ def write_tokenizer(model_dir: Path, out_dir: Path) -> int:
         shutil.copy(model_dir / artifact.TOKENIZER_FILE, out_dir / artifact.TOKENIZER_FILE)
     else:
         tokenizer.backend_tokenizer.save(str(out_dir / artifact.TOKENIZER_FILE))
+    portable = Tokenizer.from_file(str(out_dir / artifact.TOKENIZER_FILE))
+    portable.no_padding()
+    portable.enable_truncation(max_length)
+    portable.save(str(out_dir / artifact.TOKENIZER_FILE))
     return int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
 
 
@@ -79,14 +86,16 @@ def explained_position(weights: Any) -> str:
     return "answer-start-and-end" if weights.span_head is not None else "first-token"
 
 
-def finish_onnx(path: Path, head_mask: np.ndarray, manifest: artifact.Manifest) -> None:
-    """Give ``head_mask`` its default (an initializer of the same name, so callers may omit it) and store
-    the manifest in the model's metadata, so that model.onnx alone describes itself."""
+def finish_onnx(path: Path, manifest: artifact.Manifest) -> None:
+    """Store the manifest in the model's metadata, so that model.onnx alone describes itself.
+
+    ``head_mask`` stays a required graph input (format version 2): version 1 gave it a default as an
+    initializer of the same name, which onnxruntime-node silently ignores when fed and onnxruntime-web
+    refuses, so the same artifact explained differently by language. Every consumer now feeds it, the
+    manifest's ``head_mask.default`` unless it overrides the mask."""
     import onnx
-    from onnx import numpy_helper
 
     model = onnx.load(str(path))
-    model.graph.initializer.append(numpy_helper.from_array(head_mask.astype(np.float32), artifact.HEAD_MASK))
     del model.metadata_props[:]
     entry = model.metadata_props.add()
     entry.key, entry.value = artifact.METADATA_KEY, json.dumps(manifest.to_json())
@@ -143,7 +152,7 @@ def export_model(
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as scratch:
         work = Path(scratch)
-        pad_token_id = write_tokenizer(model_dir, work)
+        pad_token_id = write_tokenizer(model_dir, work, length)
         outputs = graph.export_onnx(weights, chosen, has_token_types, work / artifact.MODEL_FILE, opset)
         manifest = artifact.Manifest(
             architecture=checkpoint.model_type,
@@ -171,7 +180,7 @@ def export_model(
             source={"model_dir": str(model_dir.resolve()), "weights_sha256": checkpoint.weights_sha256},
             extra={"explained_position": explained_position(weights)},
         )
-        finish_onnx(work / artifact.MODEL_FILE, mask, manifest)
+        finish_onnx(work / artifact.MODEL_FILE, manifest)
         artifact.write_manifest(work, manifest)
         check_against_eager(weights, chosen, has_token_types, work / artifact.MODEL_FILE)
         for produced in work.iterdir():

@@ -12,8 +12,10 @@ Graph inputs, in this order (names listed in ``manifest["inputs"]``):
     attention_mask  int64   [batch, sequence]   1 = real token, 0 = padding
     token_type_ids  int64   [batch, sequence]   only for architectures that have segment embeddings
     target          int64   [batch]             class to explain; -1 explains the predicted class
-    head_mask       float32 [layers, heads]     1 = head keeps its relevance (Mask-LRP); optional:
-                                                the calibrated default is stored in the graph
+    head_mask       float32 [layers, heads]     1 = head keeps its relevance (Mask-LRP); required
+                                                since version 2: feed manifest["head_mask"]["default"]
+                                                unless overriding it (version 1 stored that default as an
+                                                initializer, which not every ONNX Runtime binding honours)
 
 Graph outputs: ``logits`` float32 [batch, labels] and, for every method, one float32 [batch, sequence]
 relevance tensor named in ``manifest["methods"]`` (method name -> output name). Padding gets zero
@@ -31,7 +33,9 @@ from typing import Any
 
 from onnxplain.errors import UserError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Versions this runtime reads: 1 differs only in giving head_mask an initializer default in the graph.
+READABLE_FORMAT_VERSIONS = (1, 2)
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 MANIFEST_FILE = "manifest.json"
@@ -136,10 +140,11 @@ class Manifest:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
         version = data.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_FORMAT_VERSIONS:
+            readable = ", ".join(map(str, READABLE_FORMAT_VERSIONS))
             raise ArtifactError(
                 f"artifact format version {version!r} is not supported by this onnxplain "
-                f"(it reads version {FORMAT_VERSION}); re-export the model with this version"
+                f"(it reads versions {readable}); re-export the model with this version"
             )
         known = {f for f in cls.__dataclass_fields__ if f != "extra"} | {"outputs"}
         try:
