@@ -44,3 +44,15 @@ def tiny_qa_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     out = tmp_path_factory.mktemp("tiny-qa-artifact")
     return export_model(model_dir, out, methods=["mask-lrp", "attnlrp", "grad-input"])
+
+
+@pytest.fixture(scope="session")
+def minilm_demo_artifact() -> Path:
+    """The real MiniLM sentiment artifact of ``onnxplain demo`` (every method), built once and cached under the
+    user's cache folder (fine-tuning takes minutes on 2 cores the first time). For ``slow`` tests only."""
+    from onnxplain.recipes.build import build
+    from onnxplain.recipes.demo import DEMO_RECIPE
+    from onnxplain.recipes.fetch import cache_dir
+    from onnxplain.recipes.recipe import load_recipe
+
+    return build(load_recipe(DEMO_RECIPE), cache_dir() / "models" / DEMO_RECIPE, progress=False).artifact_dir
