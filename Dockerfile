@@ -1,4 +1,4 @@
-# onnxplain server, runtime only: numpy, onnxruntime and tokenizers, no PyTorch.
+# onnxplain server, runtime only: numpy, onnx, onnxruntime, tokenizers and the serve extra, no PyTorch.
 #   docker build -t onnxplain .
 #   docker run --rm -p 8000:8000 -v /path/to/artifact:/artifact:ro onnxplain
 # Extra arguments go to `onnxplain serve`, e.g. `... onnxplain --max-texts 16 --threads 2`.
@@ -12,9 +12,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY onnxplain ./onnxplain
-# The base package only (no extras), then prove that PyTorch did not come along.
-RUN pip install . \
-    && python -c "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is not None)" \
+# The runtime and the serve extra only, then prove that PyTorch and matplotlib did not come along.
+RUN pip install '.[serve]' \
+    && python -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ('torch', 'matplotlib')))" \
     && python -c "import onnxplain.runtime.server"
 
 RUN useradd --create-home --uid 10001 onnxplain

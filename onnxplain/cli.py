@@ -10,6 +10,7 @@ import sys
 
 from onnxplain import __version__
 from onnxplain.errors import UserError
+from onnxplain.extras import missing_extra
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -45,15 +46,22 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
-    if getattr(args, "handler", None) is None:
-        parser.print_help()
-        return 2
+    command = next((a for a in argv if not a.startswith("-")), "")
     try:
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        if getattr(args, "handler", None) is None:
+            parser.print_help()
+            return 2
         return int(args.handler(args) or 0)
     except UserError as error:
-        print(f"onnxplain {args.command}: error: {error}", file=sys.stderr)
+        print(f"onnxplain {command}: error: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        message = missing_extra(error)
+        if message is None:
+            raise
+        print(f"onnxplain {command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
