@@ -29,4 +29,7 @@ def missing_extra(error: ModuleNotFoundError) -> str | None:
     extra = EXTRA_OF_MODULE.get(top)
     if extra is None:
         return None
-    return f"this needs the '{extra}' extra (module {top} is not installed); install it with: pip install 'onnxplain[{extra}]'"
+    return (
+        f"this needs the '{extra}' extra (module {top} is not installed); "
+        f"install it with: pip install 'onnxplain[{extra}]'"
+    )
