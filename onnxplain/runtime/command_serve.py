@@ -20,6 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-queued-texts", type=int, default=limits.max_queued_texts, help="queue depth (texts)")
     parser.add_argument("--max-batch", type=int, default=limits.max_batch, help="texts per ONNX Runtime call")
     parser.add_argument("--max-wait-ms", type=float, default=limits.max_wait_ms, help="micro-batching window")
+    parser.add_argument("--model-name", help="the model's name in the /v2 routes (default: the artifact folder's)")
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
 
 
@@ -46,5 +47,6 @@ def run(args: argparse.Namespace) -> int:
     )
     if explainer.device.note:
         print(f"onnxplain serve: {explainer.device.note}")
-    uvicorn.run(create_app(explainer, limits), host=args.host, port=args.port, log_level=args.log_level)
+    app = create_app(explainer, limits, args.model_name)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

@@ -112,6 +112,7 @@ class Explanation:
     truncated: bool
     warnings: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    logits: tuple[float, ...] = ()  # the model's raw scores, in label order (not in the JSON form)
 
     @property
     def relevance(self) -> np.ndarray:
@@ -171,4 +172,5 @@ def explanation(
         truncated=encoding.truncated,
         warnings=warnings,
         metadata=dict(metadata),
+        logits=tuple(np.asarray(logits, dtype=np.float32).tolist()),
     )

@@ -179,7 +179,10 @@ def metadata(explainer: Explainer, limits: ServerLimits) -> dict[str, Any]:
     }
 
 
-def create_app(explainer: Explainer, limits: ServerLimits | None = None) -> Starlette:
+def create_app(explainer: Explainer, limits: ServerLimits | None = None, model_name: str | None = None) -> Starlette:
+    """The server's ASGI app; ``model_name`` names the model in the Open Inference (``/v2``) routes."""
+    from onnxplain.runtime.open_inference import open_inference_routes  # it builds on this module
+
     limits = limits or ServerLimits()
     answers_questions = explainer.manifest.task == QUESTION_ANSWERING
     parse = parse_question_request if answers_questions else parse_explain_request
@@ -238,6 +241,7 @@ def create_app(explainer: Explainer, limits: ServerLimits | None = None) -> Star
             Route("/health", health, methods=["GET"]),
             Route("/metadata", get_metadata, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
+            *open_inference_routes(explainer, limits, batcher, model_name),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
