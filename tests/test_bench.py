@@ -43,7 +43,10 @@ def test_benchmark_batch_is_real_text_of_exactly_the_asked_length(tiny_model_dir
     assert not np.isin(batch.input_ids[:, 1:-1], (0, 100, 101, 102)).any()  # no padding, unknown or special
 
 
-def test_bench_command_reports_ratios_speedups_and_memory(tiny_artifact: Path, tmp_path: Path, capsys) -> None:
+def test_bench_command_reports_ratios_speedups_and_memory(
+    tiny_artifact: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("ONNXPLAIN_CACHE", str(tmp_path / "cache"))  # where the standard forward is built
     out = tmp_path / "bench.json"
     code = main(
         [
@@ -62,19 +65,21 @@ def test_bench_command_reports_ratios_speedups_and_memory(tiny_artifact: Path, t
     assert [(c["batch"], c["length"]) for c in report["cells"]] == [(1, 16), (2, 16)]
     for cell in report["cells"]:
         rows = {row["method"]: row for row in cell["rows"]}
-        assert list(rows) == ["forward", "attnlrp", "mask-lrp"]
-        assert rows["forward"]["ratio_to_forward"] == 1.0
+        assert list(rows) == ["standard-forward", "forward", "attnlrp", "mask-lrp"]
+        assert rows["forward"]["ratio_to_forward"] == 1.0 and rows["standard-forward"]["ratio_to_standard"] == 1.0
         for method in ("attnlrp", "mask-lrp"):
             row = rows[method]
             assert row["ratio_to_forward"] == row["onnx_s"] / rows["forward"]["onnx_s"]
+            assert row["ratio_to_standard"] == row["onnx_s"] / rows["standard-forward"]["onnx_s"]
             assert row["speedup_over_eager"] > 0 and row["speedup_over_integrated_gradients"] > 0
             assert row["explanations_per_s"] == cell["batch"] / row["onnx_s"]
         assert len(cell["integrated_gradients"]["rounds_s"]) >= 1
     assert {(m["method"], m["length"]) for m in report["memory"]} == {("attnlrp", 16), ("mask-lrp", 16)}
     assert all(m["call_peak_bytes"] >= 0 for m in report["memory"])
     assert report["artifact_bytes"] > 0 and report["process_peak_rss_bytes"] > 0
+    assert Path(report["standard_forward"]).is_file()
     printed = capsys.readouterr().out
-    assert "batch 2 x 16 tokens" in printed and "mask-lrp" in printed
+    assert "batch 2 x 16 tokens" in printed and "mask-lrp" in printed and "x standard" in printed
 
 
 def test_bench_keeps_a_session_per_candidate_so_rounds_never_rebuild_one(tiny_artifact: Path) -> None:
@@ -91,3 +96,25 @@ def test_bench_keeps_a_session_per_candidate_so_rounds_never_rebuild_one(tiny_ar
     for call in candidates.values():
         call()
     assert len(built) == after_first_round
+
+
+def test_standard_forward_is_the_hugging_face_model_fused_by_onnx_runtime(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import onnxruntime as ort
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from onnxplain.bench.standard_forward import standard_forward
+
+    batch = benchmark_batch(tiny_model_dir, 2, 14)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, attn_implementation="eager").eval()
+    with torch.no_grad():
+        expected = model(torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask)).logits.numpy()
+    for precision, tolerance in (("fp32", 1e-4), ("int8", 0.1)):
+        built = standard_forward(tiny_model_dir, precision, cache=tmp_path, progress=lambda _: None)
+        session = ort.InferenceSession(str(built.path), providers=["CPUExecutionProvider"])
+        feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+        feeds["token_type_ids"] = np.zeros_like(batch.input_ids)
+        (logits,) = session.run(None, {i.name: feeds[i.name] for i in session.get_inputs()})
+        assert np.abs(logits - expected).max() <= tolerance * max(1.0, float(np.abs(expected).max()))
+    assert built.fused.get("Attention", 0) == model.config.num_hidden_layers  # the optimiser fused attention
+    assert built.fused.get("SkipLayerNormalization", 0) > 0

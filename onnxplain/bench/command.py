@@ -1,5 +1,6 @@
-"""``onnxplain bench ARTIFACT``: time the forward graph, each method's explain graph, the same methods in
-eager PyTorch and Captum's Integrated Gradients, interleaved in one process; print ratios and write JSON.
+"""``onnxplain bench ARTIFACT``: time the standard forward (the checkpoint exported the usual way and optimised by
+ONNX Runtime), the forward graph, each method's explain graph, the same methods in eager PyTorch and Captum's
+Integrated Gradients, interleaved in one process; print ratios and write JSON.
 
 Needs the export side (torch, transformers, captum) and, for the eager and Integrated Gradients yardsticks,
 the Hugging Face directory the artifact was exported from (``manifest.source.model_dir``)."""
@@ -36,6 +37,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per cell; medians are reported")
     parser.add_argument(
         "--budget", type=float, default=4.0, help="seconds per candidate and cell; slow candidates get fewer rounds"
+    )
+    parser.add_argument(
+        "--no-standard",
+        action="store_true",
+        help="skip the standard forward (torch.onnx.export of the Hugging Face model, ONNX Runtime's optimiser)",
     )
     parser.add_argument("--no-eager", action="store_true", help="skip eager PyTorch")
     parser.add_argument("--no-captum", action="store_true", help="skip Captum's Integrated Gradients")
@@ -78,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         time_export=args.time_export,
         device=args.device,
         threads=args.threads,
+        standard=not args.no_standard,
     )
     report = run_benchmark(args.artifact, manifest, settings, progress=print)
     if args.json:

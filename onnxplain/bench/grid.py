@@ -15,9 +15,17 @@ import onnxruntime
 
 from onnxplain.bench.inputs import benchmark_batch
 from onnxplain.bench.memory import measure
-from onnxplain.bench.onnx_candidates import FORWARD, load_explainer, onnx_candidates
+from onnxplain.bench.onnx_candidates import (
+    FORWARD,
+    STANDARD,
+    load_explainer,
+    onnx_candidates,
+    standard_candidate,
+    standard_session,
+)
 from onnxplain.bench.report import Cell, MemoryRow, cell_table, memory_table
 from onnxplain.bench.timing import interleaved
+from onnxplain.errors import UserError
 from onnxplain.runtime.artifact import Manifest
 
 KIB = 1024
@@ -37,6 +45,7 @@ class BenchSettings:
     time_export: bool
     device: str
     threads: int | None
+    standard: bool = True
 
 
 def artifact_bytes(directory: Path) -> int:
@@ -72,6 +81,19 @@ def run_benchmark(
         if checkpoint is not None and settings.integrated_gradients
         else None
     )
+    standard, standard_path = None, None
+    if settings.standard:
+        from onnxplain.bench.standard_forward import standard_forward
+
+        model_dir = manifest.source.get("model_dir")
+        if not model_dir or not Path(model_dir).is_dir():
+            raise UserError(
+                f"the artifact's source model directory {model_dir!r} is not here, and the standard forward is "
+                "exported from it; run on the machine that exported the artifact, or pass --no-standard"
+            )
+        built = standard_forward(model_dir, manifest.extra.get("precision", "fp32"), progress=progress)
+        standard, standard_path = standard_session(built.path, settings.device, settings.threads), str(built.path)
+        progress(f"standard forward: {built.path} ({', '.join(f'{n} {k}' for k, n in sorted(built.fused.items()))})")
     progress(
         f"{artifact_dir}: ONNX Runtime {onnxruntime.__version__} on {explainer.device.name} "
         f"({', '.join(explainer.device.providers)}), {settings.threads} threads, torch {torch.__version__}"
@@ -82,6 +104,8 @@ def run_benchmark(
         for batch_size in settings.batch_sizes:
             batch = benchmark_batch(artifact_dir, batch_size, length)
             candidates = {f"onnx/{k}": v for k, v in onnx_candidates(explainer, settings.methods, batch).items()}
+            if standard is not None:
+                candidates[STANDARD] = standard_candidate(standard, batch)
             small = batch_size * length <= settings.yardstick_max_tokens
             if checkpoint is not None and settings.eager and small:
                 eager = torch_candidates.eager_candidates(checkpoint, manifest, settings.methods, batch)
@@ -97,6 +121,7 @@ def run_benchmark(
                 onnx={k.split("/", 1)[1]: v for k, v in timings.items() if k.startswith("onnx/")},
                 eager={k.split("/", 1)[1]: v for k, v in timings.items() if k.startswith("eager/")},
                 integrated_gradients=timings.get("integrated-gradients"),
+                standard=timings.get(STANDARD),
             )
             cells.append(cell)
             progress(cell_table(cell))
@@ -131,6 +156,7 @@ def run_benchmark(
         "methods": settings.methods,
         "rounds": settings.rounds,
         "forward_candidate": FORWARD,
+        "standard_forward": standard_path,
         "cells": [cell.to_json() for cell in cells],
         "memory": [row.to_json() for row in memory],
         "artifact_bytes": size,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from onnxplain.bench.onnx_candidates import FORWARD
+from onnxplain.bench.onnx_candidates import FORWARD, STANDARD
 from onnxplain.bench.timing import Timing
 
 MIB = 1024 * 1024
@@ -13,29 +13,36 @@ MIB = 1024 * 1024
 
 @dataclass
 class Cell:
-    """Every timing at one (batch, length): ONNX Runtime, eager PyTorch and Integrated Gradients."""
+    """Every timing at one (batch, length): ONNX Runtime, the standard forward, eager PyTorch and Integrated
+    Gradients."""
 
     batch: int
     length: int
     onnx: dict[str, Timing]
     eager: dict[str, Timing] = field(default_factory=dict)
     integrated_gradients: Timing | None = None
+    standard: Timing | None = None
 
     def rows(self) -> list[dict[str, Any]]:
-        """One row per method (the forward graph first): seconds, ratios and explanations per second."""
+        """One row per method (the standard forward and the forward graph first): seconds, ratios to the forward
+        graph and to the standard forward, and explanations per second."""
         forward = self.onnx[FORWARD].median
+        standard = None if self.standard is None else self.standard.median
+        timed = ({STANDARD: self.standard} if self.standard is not None else {}) | self.onnx
         rows = []
-        for name, timing in self.onnx.items():
+        for name, timing in timed.items():
             row: dict[str, Any] = {
                 "method": name,
                 "onnx_s": timing.median,
                 "ratio_to_forward": timing.median / forward,
                 "explanations_per_s": self.batch / timing.median,
             }
+            if standard is not None:
+                row["ratio_to_standard"] = timing.median / standard
             if name in self.eager:
                 row["eager_s"] = self.eager[name].median
                 row["speedup_over_eager"] = self.eager[name].median / timing.median
-            if self.integrated_gradients is not None and name != FORWARD:
+            if self.integrated_gradients is not None and name not in (FORWARD, STANDARD):
                 row["speedup_over_integrated_gradients"] = self.integrated_gradients.median / timing.median
             rows.append(row)
         return rows
@@ -48,6 +55,7 @@ class Cell:
             "onnx": {name: t.to_json() for name, t in self.onnx.items()},
             "eager": {name: t.to_json() for name, t in self.eager.items()},
             "integrated_gradients": None if self.integrated_gradients is None else self.integrated_gradients.to_json(),
+            "standard_forward": None if self.standard is None else self.standard.to_json(),
         }
 
 
@@ -84,11 +92,12 @@ def cell_table(cell: Cell) -> str:
     header = f"batch {cell.batch} x {cell.length} tokens"
     if cell.integrated_gradients is not None:
         header += f"; Integrated Gradients (50 steps, Captum) {milliseconds(cell.integrated_gradients.median)} ms"
-    columns = ("method", "onnx ms", "x forward", "expl/s", "eager ms", "vs eager", "vs IG")
+    columns = ("method", "onnx ms", "x standard", "x forward", "expl/s", "eager ms", "vs eager", "vs IG")
     lines = [header, "  " + f"{columns[0]:<18}" + "".join(f"{c:>11}" for c in columns[1:])]
     for row in cell.rows():
         values = (
             milliseconds(row["onnx_s"]),
+            times(row.get("ratio_to_standard")),
             times(row["ratio_to_forward"]),
             f"{row['explanations_per_s']:.1f}",
             milliseconds(row.get("eager_s")),
