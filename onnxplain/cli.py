@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "onnxplain.runtime.command_explain",
         "explain texts with an artifact (terminal, HTML or JSON)",
     ),
+    "explain-dataset": (
+        "onnxplain.bulk.command",
+        "explain every row of a CSV/TSV/JSONL/Parquet data set into Parquet, locally or on Ray Data",
+    ),
     "serve": ("onnxplain.runtime.command_serve", "serve explanations over HTTP (POST /explain)"),
     "heads": ("onnxplain.calibration.command", "find a model's syntactic and positional heads from a corpus"),
     "evaluate": ("onnxplain.evaluation.command", "measure the faithfulness (AOPC, log-odds) of every method"),

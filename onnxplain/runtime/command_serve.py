@@ -22,6 +22,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-wait-ms", type=float, default=limits.max_wait_ms, help="micro-batching window")
     parser.add_argument("--model-name", help="the model's name in the /v2 routes (default: the artifact folder's)")
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    from onnxplain.engines.serve_command import add_engine_options  # --engine ray and its options
+
+    add_engine_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         max_wait_ms=args.max_wait_ms,
     )
+    if args.engine == "ray":
+        from onnxplain.engines.serve_command import run_on_ray
+
+        return run_on_ray(args, limits)
     explainer = Explainer.load(
         args.artifact,
         device=args.device,

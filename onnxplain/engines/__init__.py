@@ -1,0 +1,6 @@
+"""Ways to run onnxplain on engines that production teams already operate (needs the ``ray`` extra).
+
+- ``onnxplain.engines.ray_serve``: the HTTP server's app in Ray Serve replicas (``onnxplain serve --engine ray``)
+
+Bulk explanation of a data set, locally or on Ray Data, is in ``onnxplain.bulk``.
+"""

@@ -1,0 +1,126 @@
+"""The HTTP server in Ray Serve replicas: ``onnxplain serve ARTIFACT --engine ray --replicas N``.
+
+Each replica loads the artifact once (weights memory-mapped, as in ``onnxplain serve``) and serves the very
+ASGI app of ``onnxplain.runtime.server.create_app`` through ``serve.ingress``: the same routes (``/explain``,
+``/health``, ``/metadata``, ``/openapi.json`` and the Open Inference ``/v2`` routes), the same JSON, limits and
+one-sentence errors, and the same micro-batching, inside each replica. Ray Serve's proxy spreads requests over
+the replicas, restarts a replica that dies, and scales between bounds with an autoscaling config.
+
+For a Serve config or ``serve run`` of your own::
+
+    serve run onnxplain.engines.ray_serve:app_builder artifact=/path/to/artifact replicas=2
+
+or in Python: ``serve.run(build_app("artifact/", replicas=2), route_prefix="/")``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import serve
+from ray.serve import Application
+
+from onnxplain.runtime.artifact import read_manifest
+from onnxplain.runtime.explainer import Explainer
+from onnxplain.runtime.server import create_app
+from onnxplain.runtime.server_limits import ServerLimits
+
+DEPLOYMENT = "onnxplain"
+APPLICATION = "onnxplain"
+GRACEFUL_SHUTDOWN_S = 20.0  # how long a stopping replica waits for its accepted requests to be answered
+
+
+@serve.ingress()
+class ExplainerReplica:
+    """One Serve replica: the artifact loaded once, and the built-in server's app on it."""
+
+    def __init__(
+        self, artifact: str, limits: dict[str, Any], load_options: dict[str, Any], model_name: str | None
+    ) -> None:
+        self.limits = ServerLimits(**limits)
+        self.explainer = Explainer.load(artifact, batch_size=self.limits.max_batch, **load_options)
+        self.model_name = model_name
+
+    def __serve_build_asgi_app__(self) -> Any:
+        return create_app(self.explainer, self.limits, self.model_name)
+
+
+def build_app(
+    artifact: str | Path,
+    limits: ServerLimits | None = None,
+    *,
+    replicas: int = 1,
+    autoscaling: dict[str, Any] | None = None,
+    load_options: dict[str, Any] | None = None,
+    model_name: str | None = None,
+    replica_cpus: float = 1.0,
+    max_ongoing_requests: int | None = None,
+    graceful_shutdown_s: float = GRACEFUL_SHUTDOWN_S,
+) -> Application:
+    """The Serve application: ``replicas`` copies, or Ray's ``autoscaling`` config (min_replicas,
+    max_replicas, target_ongoing_requests, ...) instead. ``load_options`` go to ``Explainer.load`` in every
+    replica (device, max_length, intra_op_threads, ...). A replica takes up to ``max_ongoing_requests`` at once
+    (default: the queue limit, so that its micro-batcher, not Ray, decides when it is busy)."""
+    limits = limits or ServerLimits()
+    artifact = Path(artifact).resolve()
+    read_manifest(artifact)  # a wrong path fails here in one sentence, not in every replica
+    scaling: dict[str, Any] = {"autoscaling_config": autoscaling} if autoscaling else {"num_replicas": replicas}
+    deployment = serve.deployment(
+        ExplainerReplica,
+        name=DEPLOYMENT,
+        ray_actor_options={"num_cpus": replica_cpus},
+        max_ongoing_requests=max_ongoing_requests or limits.max_queued_texts,
+        graceful_shutdown_timeout_s=graceful_shutdown_s,
+        **scaling,
+    )
+    return deployment.bind(str(artifact), asdict(limits), dict(load_options or {}), model_name)
+
+
+def app_builder(args: dict[str, str]) -> Application:
+    """For ``serve run onnxplain.engines.ray_serve:app_builder artifact=DIR [replicas=N] [device=cpu]
+    [threads=N] [model_name=NAME]`` and Serve config files (``import_path`` + ``args``)."""
+    known = {"artifact", "replicas", "device", "threads", "model_name"}
+    unknown = set(args) - known
+    if unknown or "artifact" not in args:
+        raise ValueError(f"give artifact=DIR and optionally {', '.join(sorted(known - {'artifact'}))}")
+    load_options: dict[str, Any] = {"device": args.get("device", "cpu")}
+    if "threads" in args:
+        load_options["intra_op_threads"] = int(args["threads"])
+    return build_app(
+        args["artifact"],
+        replicas=int(args.get("replicas", 1)),
+        load_options=load_options,
+        model_name=args.get("model_name"),
+    )
+
+
+def serve_until_stopped(
+    app: Application, host: str, port: int, ray_address: str | None = None, num_cpus: float | None = None
+) -> None:
+    """Start (or join) Ray, serve ``app`` on ``host:port`` and block until SIGINT or SIGTERM; then shut Serve
+    down gracefully (every replica answers what it accepted, within its graceful shutdown time) and Ray."""
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    if ray_address is None:
+        options["num_cpus"] = num_cpus or os.cpu_count()
+    ray.init(address=ray_address, **options)
+    try:
+        serve.start(http_options={"host": host, "port": port})
+        serve.run(app, name=APPLICATION, route_prefix="/")
+        print(
+            f"onnxplain serve: Ray Serve is answering on http://{host}:{port} (Ctrl-C or SIGTERM stops it)", flush=True
+        )
+        stop.wait()
+        print("onnxplain serve: stopping: the replicas finish what they accepted", flush=True)
+        serve.shutdown()
+    finally:
+        ray.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
