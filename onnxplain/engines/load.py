@@ -58,7 +58,7 @@ class Outcome:
     status: int | None  # None: no answer (connection failed or timed out)
     body: bytes
     seconds: float
-    started: float
+    started: float  # time.monotonic() when it was sent
 
 
 @dataclass
@@ -68,6 +68,10 @@ class LoadReport:
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(f"{o.planned.kind}: {o.status}" for o in self.outcomes))
+
+    def in_flight_at(self, moment: float) -> list[Outcome]:
+        """The requests sent before ``moment`` (time.monotonic()) and answered after it."""
+        return [o for o in self.outcomes if o.started <= moment <= o.started + o.seconds]
 
     def latencies(self, kind: str = "good", status: int = 200) -> np.ndarray:
         return np.asarray([o.seconds for o in self.outcomes if o.planned.kind == kind and o.status == status])
@@ -106,7 +110,7 @@ def run_load(
             status, body = None, b"not sent: the run's deadline passed"
         else:
             status, body = send(host, port, "/explain", plan.body, timeout)
-        outcome = Outcome(plan, status, body, time.monotonic() - began, began - start)
+        outcome = Outcome(plan, status, body, time.monotonic() - began, began)
         with lock:
             report.outcomes.append(outcome)
             done = len(report.outcomes)

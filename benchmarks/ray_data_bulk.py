@@ -1,0 +1,56 @@
+"""Bulk explanation on Ray Data: `--rows` rows through explain-dataset locally and on Ray with 1 and 2 actors
+(one actor killed mid-job in the 2-actor run), throughput ratio and equality of the results (docs/engines.md).
+
+Runs the test's scenario (tests/ray_scenarios.py) with the counts given, in a network namespace with only
+loopback. Methods: mask-lrp and attnlrp.
+
+    python benchmarks/tiny_artifact.py /tmp/tiny && python benchmarks/ray_data_bulk.py /tmp/tiny [--rows 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.loopback import in_loopback_namespace, loopback_only  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("artifact", type=Path)
+    parser.add_argument("--rows", type=int, default=20_000)
+    args = parser.parse_args()
+    if not all(loopback_only().values()):
+        os.execvp("unshare", in_loopback_namespace([sys.executable, *sys.argv]))
+    import ray
+
+    from tests.ray_scenarios import bulk_scenarios
+
+    ray.init(num_cpus=4, object_store_memory=256 * 2**20, include_dashboard=False, log_to_driver=False)
+    try:
+        with tempfile.TemporaryDirectory() as work:
+            seen = bulk_scenarios(args.artifact, Path(work), args.rows)
+    finally:
+        ray.shutdown()
+    print(json.dumps(seen, indent=1))
+    print(f"\n{seen['expected_rows']} rows with text, methods mask-lrp + attnlrp, {os.cpu_count()} cores")
+    for name in ("local", "ray-1", "ray-2"):
+        run = seen[name]
+        print(
+            f"{name:<8} {run['rows_per_s']:8.1f} rows/s  {run['seconds']:7.1f} s  rows {run['table_rows']} "
+            f"unique {run['unique_ids']}  equal to local: {run['equal_to_local']}"
+        )
+    print(
+        f"2 actors / 1 actor throughput: {seen['ray-2']['rows_per_s'] / seen['ray-1']['rows_per_s']:.2f}; "
+        f"actor killed in the 2-actor run: pid {seen['ray-2-killed']}; rerun wrote {seen['rerun_written']} rows"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""Every Ray scenario of the tests in one Ray session (Ray takes tens of seconds to start on 2 cores).
+
+Run by ``tests/test_engines_ray.py`` inside a network namespace that has only loopback (see ``loopback``):
+    python tests/ray_scenarios.py ARTIFACT WORK_DIR RESULT.json [--requests N] [--rows N]
+It writes what it saw as JSON; the test asserts on it. Every request loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.loopback import loopback_only, processes_named  # noqa: E402
+
+RECOVERY_LIMIT_S = 120.0
+
+
+def serve_scenarios(artifact: Path, requests: int) -> dict[str, Any]:
+    import urllib.request
+
+    from ray import serve
+
+    from onnxplain.engines import load
+    from onnxplain.engines.ray_serve import build_app
+    from onnxplain.runtime import Explainer
+    from onnxplain.runtime.openapi import openapi_document
+    from onnxplain.runtime.server import metadata
+    from onnxplain.runtime.server_limits import ServerLimits
+
+    limits = ServerLimits(max_text_chars=200, max_texts=4, max_queued_texts=256, max_batch=16)
+    port = free_port()
+    started = time.monotonic()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build_app(artifact, limits, replicas=2, load_options={"intra_op_threads": 1}), name="onnxplain")
+    result: dict[str, Any] = {"serve_start_s": time.monotonic() - started}
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(base + path, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    explainer = Explainer.load(artifact, batch_size=limits.max_batch)
+    result["same_metadata"] = get("/metadata") == (200, json.loads(json.dumps(metadata(explainer, limits))))
+    result["same_openapi"] = get("/openapi.json") == (200, openapi_document(explainer, limits))
+    result["not_found"] = get("/nope")
+    result["v2_ready"] = get("/v2/health/ready")
+    name = artifact.resolve().name
+    v2 = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [2], "data": ["fine", "not fine"]}]}
+    status, body = load.send("127.0.0.1", port, f"/v2/models/{name}/infer", json.dumps(v2).encode(), 30)
+    outputs = {o["name"]: o for o in json.loads(body)["outputs"]} if status == 200 else {}
+    result["v2_infer"] = [status, outputs.get("logits", {}).get("shape")]
+
+    plans = load.plan_requests(requests, bad_every=3, max_text_chars=limits.max_text_chars)
+    good = [p.text for p in plans if p.text is not None]
+    expected = {t: json.loads(json.dumps(r.to_json())) for t, r in zip(good, explainer.explain(good), strict=True)}
+    replicas = processes_named("ServeReplica:onnxplain")
+    result["replica_pids_before"] = replicas
+    killed: dict[str, Any] = {}
+
+    def kill_one(done: int) -> None:  # a third of the way in, once
+        if done >= requests // 3 and not killed:
+            killed["pid"], killed["at"] = replicas[0], time.monotonic()
+            os.kill(replicas[0], signal.SIGKILL)
+
+    report = load.run_load("127.0.0.1", port, plans, clients=32, timeout=60, deadline=300, during=kill_one)
+    result["load"] = load.check(report, expected) | {"seconds": report.seconds, "counts": report.counts()}
+    failed = [o for o in report.outcomes if o.status is None or o.status >= 500]
+    in_flight = report.in_flight_at(killed["at"])
+    result["load"]["server_errors"] = sorted({o.body.decode(errors="replace")[:300] for o in failed})
+    result["load"]["in_flight_at_kill"] = len(in_flight)
+    result["load"]["failed_not_in_flight_at_kill"] = len([o for o in failed if o not in in_flight])
+    # back to two replicas: two replica processes, a new one among them, and Serve saying so
+    recovered = None
+    while time.monotonic() - killed["at"] < RECOVERY_LIMIT_S:
+        pids = processes_named("ServeReplica:onnxplain")
+        status = serve.status().applications["onnxplain"].deployments["onnxplain"]
+        if len(pids) == 2 and killed["pid"] not in pids and status.replica_states.get("RUNNING", 0) == 2:
+            recovered = time.monotonic() - killed["at"]
+            break
+        time.sleep(0.5)
+    result["killed_pid"], result["recovered_after_s"] = killed["pid"], recovered
+    result["after_recovery"] = list(load.send("127.0.0.1", port, "/explain", b'{"text": "still here"}', 30)[:1])
+
+    # graceful shutdown: requests in flight when the application is deleted are answered (or refused, saying why)
+    plans = load.plan_requests(96, bad_every=10**6, max_text_chars=limits.max_text_chars)
+    deleting: list[threading.Thread] = []
+
+    def delete_once(done: int) -> None:  # as soon as the first answer is back, with the others in flight
+        if not deleting:
+            deleting.append(threading.Thread(target=serve.delete, args=("onnxplain",)))
+            deleting[0].start()
+
+    report = load.run_load("127.0.0.1", port, plans, clients=32, timeout=60, deadline=120, during=delete_once)
+    deleting[0].join()
+    result["shutdown_counts"] = report.counts()
+    result["shutdown_seconds"] = report.seconds
+    serve.shutdown()
+    return result
+
+
+def write_rows(path: Path, count: int) -> None:
+    words = "good bad dull moving long honest gripping boring fine awful great slow".split()
+    generator = random.Random(0)
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["id", "text"])
+        for index in range(count):
+            text = " ".join(generator.choice(words) for _ in range(generator.randint(1, 40)))
+            writer.writerow([f"row-{index}", text if index % 97 else ""])  # a few rows without text
+
+
+def bulk_scenarios(artifact: Path, work: Path, rows: int) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    from onnxplain.bulk.command import explain_dataset
+    from onnxplain.bulk.rows import InputColumns
+
+    data = work / "rows.csv"
+    write_rows(data, rows)
+    columns = InputColumns(id="id")
+    common = {"methods": ["mask-lrp", "attnlrp"], "columns": columns, "part_rows": 256, "progress": False}
+    cores = os.cpu_count() or 1
+    result: dict[str, Any] = {}
+    runs = {}
+    local = explain_dataset(artifact, data, work / "local", engine="local", **common)
+    runs["local"] = local
+    for actors in (1, 2):
+        threads = {"intra_op_threads": max(1, cores // actors)}
+        killed: dict[str, Any] = {}
+
+        def kill_an_actor(written: int, actors: int = actors, killed: dict[str, Any] = killed) -> None:
+            if actors == 2 and written >= rows // 4 and not killed:
+                pids = processes_named("RowExplainer")
+                if pids:
+                    killed["pid"] = pids[0]
+                    os.kill(pids[0], signal.SIGKILL)
+
+        out = work / f"ray-{actors}"
+        runs[f"ray-{actors}"] = explain_dataset(
+            artifact, data, out, engine="ray", actors=actors, load_options=threads, on_rows=kill_an_actor, **common
+        )
+        result[f"ray-{actors}-killed"] = killed.get("pid")
+    rerun = explain_dataset(artifact, data, work / "ray-2", engine="ray", actors=2, **common)
+    tables = {name: pq.read_table(work / name).sort_by("position") for name in runs}
+    reference = tables["local"]
+    for name, summary in runs.items():
+        table = tables[name]
+        ids = table.column("id").to_pylist()
+        result[name] = {
+            "rows": summary.rows,
+            "written": summary.written,
+            "seconds": summary.seconds,
+            "rows_per_s": summary.written / summary.seconds,
+            "skipped_empty": summary.skipped_empty,
+            "duplicates_dropped": summary.duplicates_dropped,
+            "table_rows": table.num_rows,
+            "unique_ids": len(set(ids)),
+            "equal_to_local": table.equals(reference),
+        }
+    result["rerun_written"], result["rerun_already"] = rerun.written, rerun.already
+    result["expected_rows"] = rows - len(range(0, rows, 97))
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("artifact", type=Path)
+    parser.add_argument("work", type=Path)
+    parser.add_argument("result", type=Path)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--rows", type=int, default=2000)
+    args = parser.parse_args()
+    result: dict[str, Any] = {"loopback_only": loopback_only()}
+    if not all(result["loopback_only"].values()):
+        args.result.write_text(json.dumps(result))
+        return
+    import ray
+
+    started = time.monotonic()
+    ray.init(num_cpus=4, object_store_memory=128 * 2**20, include_dashboard=False, log_to_driver=False)
+    result["ray_start_s"] = time.monotonic() - started
+    try:
+        for name, scenario in (
+            ("serve", lambda: serve_scenarios(args.artifact, args.requests)),
+            ("bulk", lambda: bulk_scenarios(args.artifact, args.work, args.rows)),
+        ):
+            try:
+                result[name] = scenario()
+            except Exception:  # the test shows what went wrong; the other scenario still runs
+                result[name] = {"error": traceback.format_exc()}
+    finally:
+        ray.shutdown()
+        args.result.write_text(json.dumps(result, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
