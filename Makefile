@@ -3,7 +3,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: install demo test test-python docs lint
+JS := clients/js
+# onnxruntime-node's install script would download CUDA libraries from outside the npm registry; skip it
+NPM_ENV := ONNXRUNTIME_NODE_INSTALL=skip
+
+.PHONY: install demo test test-python docs lint js-build js-test js-test-browser
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,12 +25,29 @@ demo: install
 
 # The README's test command: every check CI runs.
 test: test-python docs
+	$(MAKE) js-test js-test-browser
 
-test-python: install
+# The JavaScript client is built first (a slow Python test runs its CLI) and tested after the Python tests,
+# which write its goldens (tests/test_js_golden.py -> clients/js/test/golden/).
+test-python: install js-build
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+$(JS)/node_modules/.package-lock.json: $(JS)/package-lock.json
+	cd $(JS) && $(NPM_ENV) npm ci --no-audit --no-fund
+
+js-build: $(JS)/node_modules/.package-lock.json
+	cd $(JS) && npm run build
+
+js-test: js-build
+	cd $(JS) && npm test
+
+# headless Chromium from Debian (playwright-core drives it; no browser download)
+js-test-browser: js-build
+	[ -x /usr/bin/chromium ] || (apt-get update && apt-get install -y chromium)
+	cd $(JS) && npm run test:browser
 
 lint: install
 	$(VENV)/bin/ruff check onnxplain tests benchmarks

@@ -1,0 +1,141 @@
+/**
+ * The explainer artifact as the JavaScript client reads it; the format is defined by the Python runtime
+ * (`onnxplain/runtime/artifact.py`, docs/artifact-contract.md). A directory of:
+ *
+ *     model.onnx       the explain graph (weights inside)
+ *     tokenizer.json   a Hugging Face tokenizers file
+ *     manifest.json    labels, inputs, methods and their outputs, head mask, limits
+ *
+ * Versions 1 and 2 are read. Version 1 gave `head_mask` an initializer default inside the graph, which
+ * onnxruntime-node ignores an override of and onnxruntime-web refuses; this client removes that initializer
+ * from every graph it builds and always feeds `head_mask` (the manifest's default unless overridden), so
+ * both versions behave as version 2 prescribes.
+ */
+import { ArtifactError } from "./errors.js";
+
+export const READABLE_FORMAT_VERSIONS = [1, 2] as const;
+export const MODEL_FILE = "model.onnx";
+export const TOKENIZER_FILE = "tokenizer.json";
+export const MANIFEST_FILE = "manifest.json";
+export const ARTIFACT_FILES = [MODEL_FILE, TOKENIZER_FILE, MANIFEST_FILE] as const;
+
+export const INPUT_IDS = "input_ids";
+export const ATTENTION_MASK = "attention_mask";
+export const TOKEN_TYPE_IDS = "token_type_ids";
+export const TARGET = "target";
+export const HEAD_MASK = "head_mask";
+export const LOGITS = "logits";
+export const PREDICTED_TARGET = -1;
+
+export const SEQUENCE_CLASSIFICATION = "sequence-classification";
+export const QUESTION_ANSWERING = "question-answering";
+export const CAUSAL_LM = "causal-lm";
+
+/** Methods whose output reads the head mask, for manifests that do not say so per method. */
+export const HEAD_MASKED_METHODS: ReadonlySet<string> = new Set(["mask-lrp", "mask-attnlrp", "mask-cp-lrp"]);
+
+/** What the client needs to know of one method. */
+export interface MethodRecord {
+  name: string;
+  output: string;
+  readsHeadMask: boolean;
+  description?: string;
+}
+
+export interface Manifest {
+  formatVersion: number;
+  architecture: string;
+  task: string;
+  labels: Map<number, string>;
+  inputs: string[];
+  methods: Map<string, MethodRecord>;
+  defaultMethod: string;
+  defaultHeadMask: number[][];
+  maxLength: number;
+  numLayers: number;
+  numHeads: number;
+  padTokenId: number;
+  /** The manifest as written, for anything else a caller wants from it. */
+  json: Record<string, unknown>;
+}
+
+type Json = Record<string, unknown>;
+
+function methodRecords(data: Json): Map<string, MethodRecord> {
+  const methods = data.methods as Json;
+  const records = new Map<string, MethodRecord>();
+  for (const [name, entry] of Object.entries(methods)) {
+    // a method maps to its output name (versions 1-2), or to a record that says more about it
+    const record = typeof entry === "string" ? { output: entry } : (entry as Json);
+    if (typeof record.output !== "string") {
+      throw new ArtifactError(`manifest.json gives method ${name} no output name; re-export the model`);
+    }
+    records.set(name, {
+      name,
+      output: record.output,
+      readsHeadMask: typeof record.reads_head_mask === "boolean" ? record.reads_head_mask : HEAD_MASKED_METHODS.has(name),
+      description: typeof record.description === "string" ? record.description : undefined,
+    });
+  }
+  return records;
+}
+
+/** Validate a parsed manifest.json; every problem ends in one `ArtifactError`. */
+export function readManifest(data: unknown, where = MANIFEST_FILE): Manifest {
+  if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw new ArtifactError(`${where} does not hold a JSON object; re-export the model`);
+  }
+  const json = data as Json;
+  const version = json.format_version;
+  if (!READABLE_FORMAT_VERSIONS.includes(version as 1 | 2)) {
+    throw new ArtifactError(
+      `artifact format version ${JSON.stringify(version ?? null)} is not supported by this onnxplain-js ` +
+        `(it reads versions ${READABLE_FORMAT_VERSIONS.join(", ")}); re-export the model with a matching onnxplain`,
+    );
+  }
+  for (const key of ["architecture", "task", "labels", "inputs", "methods", "head_mask", "max_length", "num_layers", "num_heads", "pad_token_id"]) {
+    if (!(key in json)) throw new ArtifactError(`${where} lacks the required key '${key}'; re-export the model`);
+  }
+  const methods = methodRecords(json);
+  const declaredDefault = typeof json.default_method === "string" ? json.default_method : undefined;
+  const defaultMethod =
+    declaredDefault !== undefined && methods.has(declaredDefault)
+      ? declaredDefault
+      : methods.has("mask-lrp")
+        ? "mask-lrp"
+        : [...methods.keys()][0];
+  const headMask = json.head_mask as Json;
+  return {
+    formatVersion: version as number,
+    architecture: String(json.architecture),
+    task: String(json.task),
+    labels: new Map(Object.entries(json.labels as Json).map(([index, name]) => [Number(index), String(name)])),
+    inputs: (json.inputs as unknown[]).map(String),
+    methods,
+    defaultMethod,
+    defaultHeadMask: headMask.default as number[][],
+    maxLength: Number(json.max_length),
+    numLayers: Number(json.num_layers),
+    numHeads: Number(json.num_heads),
+    padTokenId: Number(json.pad_token_id),
+    json,
+  };
+}
+
+/** Index of a label given by name or index (a string of digits counts as an index), or `undefined`. */
+export function labelIndex(manifest: Manifest, label: string | number): number | undefined {
+  if (typeof label === "number" || /^-?\d+$/.test(label)) {
+    const index = Number(label);
+    return manifest.labels.has(index) ? index : undefined;
+  }
+  for (const [index, name] of manifest.labels) if (name === label) return index;
+  return undefined;
+}
+
+/** "0 (negative), 1 (positive)": the labels as the Python runtime lists them in errors. */
+export function knownLabels(manifest: Manifest): string {
+  return [...manifest.labels.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([index, name]) => `${index} (${name})`)
+    .join(", ");
+}

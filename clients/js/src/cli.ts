@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+/**
+ * `onnxplain-js explain ARTIFACT [--method M] [--target T] [--head-mask MASK] [--batch-size N]
+ * [--max-length N] TEXT...`: prints exactly what `onnxplain explain ARTIFACT --format json` prints for the
+ * same arguments (`{"results": [...]}`). MASK is a JSON array [layers][heads] or a path to a JSON file
+ * holding one. A user error is one line on standard error and exit status 2, as in Python.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { UserError } from "./errors.js";
+import type { HeadMask } from "./explainer.js";
+import { loadExplainer } from "./node.js";
+import { renderJson } from "./python-json.js";
+
+const USAGE =
+  "usage: onnxplain-js explain ARTIFACT [--method M] [--target T] [--head-mask MASK] [--batch-size N] [--max-length N] TEXT...";
+
+function headMaskOption(value: string | undefined): HeadMask | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trimStart().startsWith("[") ? value : readText(value);
+  try {
+    return JSON.parse(text) as number[][];
+  } catch {
+    throw new UserError(`--head-mask is neither a JSON array nor a JSON file; pass e.g. [[1,0],[1,1]] or mask.json`);
+  }
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf-8");
+  } catch {
+    throw new UserError(`cannot read the head mask file ${path}; pass a JSON array [layers][heads] or an existing file`);
+  }
+}
+
+function integerOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^-?\d+$/.test(value)) throw new UserError(`--${name} ${value} is not an integer; pass a whole number`);
+  return Number(value);
+}
+
+async function explain(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      method: { type: "string" },
+      target: { type: "string" },
+      "head-mask": { type: "string" },
+      "batch-size": { type: "string" },
+      "max-length": { type: "string" },
+      format: { type: "string" },
+    },
+  });
+  if (values.format !== undefined && values.format !== "json") {
+    throw new UserError(`--format ${values.format} is not offered by onnxplain-js, which prints JSON; drop --format`);
+  }
+  const [artifact, ...texts] = positionals;
+  if (artifact === undefined) throw new UserError(`no artifact given; ${USAGE}`);
+  const explainer = await loadExplainer(artifact, {
+    batchSize: integerOption("batch-size", values["batch-size"]),
+    maxLength: integerOption("max-length", values["max-length"]),
+  });
+  try {
+    if (texts.length === 0) throw new UserError("no text to explain; pass texts as arguments");
+    const method = values.method ?? explainer.defaultMethod;
+    explainer.checkMethod(method);
+    const target = values.target !== undefined && /^\d+$/.test(values.target) ? Number(values.target) : values.target;
+    const targets = explainer.targetIndices(target, texts.length);
+    const headMask = headMaskOption(values["head-mask"]);
+    if (headMask !== undefined) explainer.checkHeadMask(headMask);
+    const results = await explainer.explainEncodings(explainer.tokenize(texts), method, targets, headMask);
+    process.stdout.write(renderJson(results));
+  } finally {
+    await explainer.release();
+  }
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== "explain") {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await explain(rest);
+  } catch (error) {
+    const known = error instanceof UserError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    if (!known) throw error;
+    process.stderr.write(`onnxplain-js explain: error: ${(error as Error).message}\n`);
+    return 2;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

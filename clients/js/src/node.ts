@@ -1,0 +1,44 @@
+/**
+ * onnxplain for Node.js: load an artifact directory and explain texts with onnxruntime-node (CPU).
+ *
+ *     import { loadExplainer } from "onnxplain";
+ *     const explainer = await loadExplainer("artifact/");
+ *     const [result] = await explainer.explain("A gripping, beautifully shot film.", { method: "mask-lrp" });
+ *     result.label, result.probabilities, result.words, JSON.stringify(result)   // = Python's to_json()
+ */
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { ARTIFACT_FILES, MANIFEST_FILE, MODEL_FILE, TOKENIZER_FILE } from "./artifact.js";
+import { ArtifactError } from "./errors.js";
+import { Explainer, type LoadOptions } from "./explainer.js";
+import type { OrtBinding } from "./sessions.js";
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, "utf-8"));
+  } catch (error) {
+    throw new ArtifactError(`${path} is not valid JSON (${(error as Error).message}); re-export the model`);
+  }
+}
+
+/** Load the artifact in `directory` (written by `onnxplain export`) for explaining on the CPU. */
+export async function loadExplainer(directory: string, options: LoadOptions = {}): Promise<Explainer> {
+  const isDirectory = await stat(directory).then((s) => s.isDirectory(), () => false);
+  if (!isDirectory) throw new ArtifactError(`${directory} is not a directory; pass the directory that \`onnxplain export\` wrote`);
+  for (const name of ARTIFACT_FILES) {
+    if (!(await isFile(join(directory, name)))) {
+      throw new ArtifactError(`${directory} has no ${name}; it is not a complete onnxplain artifact, re-export it`);
+    }
+  }
+  const manifest = await readJson(join(directory, MANIFEST_FILE));
+  const tokenizer = await readJson(join(directory, TOKENIZER_FILE));
+  const model = new Uint8Array(await readFile(join(directory, MODEL_FILE)));
+  return Explainer.fromParts({ model, tokenizer, manifest }, ort as unknown as OrtBinding, { executionProviders: ["cpu"], ...options });
+}
+
+export * from "./index.js";

@@ -1,0 +1,62 @@
+// The browser page in headless Chromium (onnxruntime-web, WASM): the same parity checks as in Node, run
+// inside the page, and the page's heat map against `onnxplain explain --format html`.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { launch } from "../../scripts/chromium.mjs";
+import { serve } from "../../scripts/static-server.mjs";
+import { GOLDEN_DIR, readGolden } from "../node/golden.mjs";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+let server;
+let browser;
+let base;
+
+before(async () => {
+  readGolden(); // fail early, with the fix, when the goldens are missing
+  assert.ok(existsSync(join(ROOT, "dist-web", "page.js")), "dist-web/ is missing; run npm run build");
+  server = await serve({ "/": join(ROOT, "dist-web"), "/golden/": GOLDEN_DIR, "/test/": join(ROOT, "test") });
+  base = `http://127.0.0.1:${server.address().port}`;
+  browser = await launch();
+  browser.page.on("pageerror", (error) => console.error("page error:", error.message));
+  await browser.page.goto(`${base}/index.html?artifact=/golden/artifact/`);
+  await browser.page.waitForFunction(() => /^Loaded|error/.test(document.getElementById("status").textContent + document.getElementById("status").className), null, { timeout: 120_000 });
+  assert.match(await browser.page.textContent("#status"), /^Loaded/);
+});
+
+after(async () => {
+  await browser?.close();
+  await new Promise((done) => (server ? server.close(done) : done()));
+});
+
+test("explanations equal the Python runtime's (headless Chromium, WASM)", { timeout: 600_000 }, async () => {
+  const failures = await browser.page.evaluate(async () => {
+    const { parity } = await import("/test/parity.mjs");
+    const golden = await (await fetch("/golden/golden.json")).json();
+    const lib = globalThis.onnxplain;
+    const load = (name) => lib.loadExplainerFromUrl(`/golden/${name}/`, { batchSize: golden.batch_size, wasmPaths: lib.wasmPaths });
+    return parity(lib, load, golden, { ignoreDevice: true });
+  });
+  assert.deepEqual(failures.slice(0, 20), [], `${failures.length} differences`);
+});
+
+test("the page colours words as onnxplain explain --format html does", async () => {
+  const { page } = browser;
+  for (const sample of readGolden().html_sample) {
+    await page.fill("#text", sample.text);
+    await page.selectOption("#method", "mask-lrp");
+    await page.selectOption("#target", "");
+    await page.evaluate(() => (document.getElementById("results").innerHTML = ""));
+    await page.click("#explain");
+    await page.waitForSelector("#results article");
+    const ours = await page.$$eval("#results .text > span:not(.cut)", (spans) => spans.map((s) => [s.textContent, s.getAttribute("style")]));
+    const theirs = [...sample.output.matchAll(/<span style="([^"]+)" title="[^"]*">([^<]*)<\/span>/g)].map((m) => [
+      m[2].replace(/&#x27;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">"),
+      m[1],
+    ]);
+    assert.ok(theirs.length > 0);
+    assert.deepEqual(ours, theirs, sample.text);
+  }
+});

@@ -1,0 +1,187 @@
+"""Golden outputs of the Python runtime for the JavaScript client's parity tests (clients/js/test).
+
+Writes the tiny exported artifact and, for every text of ``js_parity_texts``, its tokens (ids, spans, words)
+and, for every method, the logits, the relevance and ``Explanation.to_json()``, with the artifact's head mask
+and with an override, to ``clients/js/test/golden/`` (or ``$ONNXPLAIN_JS_GOLDEN``). The JS tests (Node and
+headless Chromium) read them; CI runs this test before them. Also checks what the goldens must hold, so that
+a broken writer fails here and not as a puzzling mismatch in JavaScript.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from onnxplain.runtime import Explainer
+from onnxplain.runtime.artifact import HEAD_MASKED_METHODS, LOGITS
+from onnxplain.runtime.pruning import needed_names
+from onnxplain.runtime.render import render_html, render_json
+from onnxplain.runtime.tokenization import pad
+from tests.js_parity_texts import PARITY_TEXTS
+
+GOLDEN_DIR = Path(
+    os.environ.get("ONNXPLAIN_JS_GOLDEN", Path(__file__).parents[1] / "clients" / "js" / "test" / "golden")
+)
+BATCH_SIZE = 16
+
+
+def override_mask(layers: int, heads: int) -> np.ndarray:
+    """A head mask unlike the artifact's: a checkerboard, so every layer keeps some heads and drops others."""
+    return ((np.arange(layers)[:, None] + np.arange(heads)[None, :]) % 2).astype(np.float32)
+
+
+def encoding_json(explainer: Explainer, texts: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "ids": e.ids.tolist(),
+            "tokens": list(e.tokens),
+            "offsets": [list(o) for o in e.offsets],
+            "special": e.special.tolist(),
+            "word_ids": list(e.word_ids),
+            "truncated": e.truncated,
+        }
+        for e in explainer.tokenize(list(texts))
+    ]
+
+
+def method_runs(explainer: Explainer, texts: tuple[str, ...], mask: np.ndarray) -> list[dict[str, Any]]:
+    """Per method (and per head mask for head-masked methods): raw outputs of one padded batch and the
+    explanations, predicted target."""
+    encodings = explainer.tokenize(list(texts))
+    input_ids, attention_mask = pad(encodings, explainer.manifest.pad_token_id)
+    runs = []
+    for method in explainer.methods:
+        for label, head_mask in (("default", None), ("override", mask)):
+            if head_mask is not None and method not in HEAD_MASKED_METHODS:
+                continue
+            outputs = explainer.run(input_ids, attention_mask, (method,), None, head_mask)
+            results = explainer.explain(list(texts), method=method, head_mask=head_mask)
+            runs.append(
+                {
+                    "method": method,
+                    "head_mask": label,
+                    "target": None,
+                    "logits": outputs[LOGITS].astype(np.float64).tolist(),
+                    "relevance": [
+                        outputs[method][i, : len(e)].astype(np.float64).tolist() for i, e in enumerate(encodings)
+                    ],
+                    "results": [r.to_json() for r in results],
+                }
+            )
+    return runs
+
+
+def target_runs(explainer: Explainer, texts: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Explanations of given targets: one label name for all texts, and one label index per text."""
+    labels = explainer.labels
+    per_text = [i % len(labels) for i in range(len(texts))]
+    runs = []
+    for target in (labels[len(labels) - 1], per_text):
+        results = explainer.explain(list(texts), method=explainer.default_method, target=target)
+        runs.append(
+            {
+                "method": explainer.default_method,
+                "head_mask": "default",
+                "target": target,
+                "results": [r.to_json() for r in results],
+            }
+        )
+    return runs
+
+
+def pruned_node_counts(artifact: Path, methods: tuple[str, ...], outputs: dict[str, str]) -> dict[str, int]:
+    graph = onnx.load(str(artifact / "model.onnx"), load_external_data=False).graph
+    counts = {"": len(needed_names(graph, [LOGITS])[0]), "*": len(graph.node)}
+    counts.update({m: len(needed_names(graph, [LOGITS, outputs[m]])[0]) for m in methods})
+    return counts
+
+
+def write_version_1(artifact: Path, out: Path) -> None:
+    """The artifact as format version 1 wrote it: ``head_mask`` an input with the default as an initializer,
+    which onnxruntime-node ignores an override of; the JS client must still honour overrides."""
+    from onnx import numpy_helper
+
+    shutil.copytree(artifact, out)
+    model = onnx.load(str(out / "model.onnx"))
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    default = np.asarray(manifest["head_mask"]["default"], dtype=np.float32)
+    model.graph.initializer.append(numpy_helper.from_array(default, name="head_mask"))
+    onnx.save(model, str(out / "model.onnx"))
+    manifest["format_version"] = 1
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def float_reprs() -> list[tuple[float, str]]:
+    """Floats of every magnitude with Python's repr, to check the JS printer's notation."""
+    values = [
+        0.0,
+        -0.0,
+        1.0,
+        -2.5,
+        0.1,
+        1e-4,
+        1e-5,
+        1.5e-7,
+        123456789.0,
+        1e15,
+        1e16,
+        1.2345e16,
+        1e22,
+        5e-324,
+        1.7976931348623157e308,
+    ]
+    values += np.random.default_rng(0).standard_normal(200).tolist()
+    values += (np.random.default_rng(1).standard_normal(200) * 10.0 ** np.arange(-12, 13).repeat(8)).tolist()
+    return [(v, repr(v)) for v in values]
+
+
+def test_write_js_goldens(tiny_artifact: Path) -> None:
+    explainer = Explainer.load(tiny_artifact, batch_size=BATCH_SIZE)
+    manifest = explainer.manifest
+    mask = override_mask(manifest.num_layers, manifest.num_heads)
+    if GOLDEN_DIR.exists():
+        shutil.rmtree(GOLDEN_DIR)
+    shutil.copytree(tiny_artifact, GOLDEN_DIR / "artifact")
+    write_version_1(tiny_artifact, GOLDEN_DIR / "artifact-v1")
+    sample = list(PARITY_TEXTS[:6])
+    golden = {
+        "artifact": "artifact",
+        "batch_size": BATCH_SIZE,
+        "max_length": explainer.max_length,
+        "texts": list(PARITY_TEXTS),
+        "head_mask_override": mask.tolist(),
+        "encodings": encoding_json(explainer, PARITY_TEXTS),
+        "runs": method_runs(explainer, PARITY_TEXTS, mask) + target_runs(explainer, PARITY_TEXTS),
+        "pruned_nodes": pruned_node_counts(tiny_artifact, explainer.methods, dict(manifest.methods)),
+        # what `onnxplain explain --format json` prints, to check the JS printer's formatting character by character
+        "float_reprs": float_reprs(),
+        "cli_sample": {"texts": sample, "output": render_json(explainer.explain(sample))},
+        # what `onnxplain explain --format html` shows for one text, to check the browser page's colours
+        "html_sample": [{"text": t, "output": render_html(explainer.explain([t]))} for t in sample[:3]],
+    }
+    (GOLDEN_DIR / "golden.json").write_text(json.dumps(golden, ensure_ascii=False), encoding="utf-8")
+
+    # what the JS tests rely on
+    encodings = golden["encodings"]
+    assert len(encodings) == len(PARITY_TEXTS) >= 50
+    assert sum(e["truncated"] for e in encodings) >= 1, "one text must be over the tiny model's limit"
+    assert any(len(t) != len(t.encode("utf-16-le")) // 2 for t in PARITY_TEXTS), "astral characters are missing"
+    for text, encoding in zip(PARITY_TEXTS, encodings, strict=True):
+        assert all(0 <= s <= e <= len(text) for s, e in encoding["offsets"])
+    masked = [r for r in golden["runs"] if r["head_mask"] == "override"]
+    assert {r["method"] for r in masked} == HEAD_MASKED_METHODS & set(explainer.methods)
+    for run in masked:  # the override must change the relevance, or the JS test of it proves nothing
+        default = next(r for r in golden["runs"] if r["method"] == run["method"] and r["head_mask"] == "default")
+        assert not np.allclose(np.concatenate(default["relevance"]), np.concatenate(run["relevance"]))
+    version_1 = Explainer.load(GOLDEN_DIR / "artifact-v1", batch_size=BATCH_SIZE)
+    assert version_1.manifest.format_version == 1
+    for head_mask in (None, mask):
+        ours = [r.to_json() for r in version_1.explain(sample, method="mask-lrp", head_mask=head_mask)]
+        assert ours == [r.to_json() for r in explainer.explain(sample, method="mask-lrp", head_mask=head_mask)]
+    assert golden["pruned_nodes"][""] < golden["pruned_nodes"]["mask-lrp"] < golden["pruned_nodes"]["*"]
