@@ -141,6 +141,42 @@ def float_reprs() -> list[tuple[float, str]]:
     return [(v, repr(v)) for v in values]
 
 
+def float32_sensitivity(artifact: Path, explainer: Explainer, texts: tuple[str, ...]) -> dict[str, float]:
+    """How far each method's relevance moves (over its scale) when every weight moves by one float32 unit in
+    the last place: the spread to expect between ONNX Runtime builds whose kernels round differently (the
+    WASM build in a browser against the native CPU build). LRP chains that divide by small sums amplify it."""
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    model = onnx.load(str(artifact / "model.onnx"))
+    perturbed = onnx.load(str(artifact / "model.onnx"))
+    rng = np.random.default_rng(0)
+    for tensor in perturbed.graph.initializer:
+        values = numpy_helper.to_array(tensor)
+        if values.dtype == np.float32 and values.size > 16:
+            ulp = 1 + rng.choice([-1.0, 1.0], values.shape) * 2.0**-24
+            tensor.CopyFrom(numpy_helper.from_array((values * ulp).astype(np.float32), tensor.name))
+    encodings = explainer.tokenize(list(texts))
+    input_ids, attention_mask = pad(encodings, explainer.manifest.pad_token_id)
+    feeds = {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "token_type_ids": np.zeros_like(input_ids),
+        "target": np.full(len(texts), -1, dtype=np.int64),
+        "head_mask": np.asarray(explainer.manifest.default_head_mask, dtype=np.float32),
+    }
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    names = [explainer.manifest.methods[m] for m in explainer.methods]
+    base, moved = (
+        ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(names, feeds)
+        for m in (model, perturbed)
+    )
+    return {
+        m: float(np.abs(a - b).max() / np.abs(a).max()) for m, a, b in zip(explainer.methods, base, moved, strict=True)
+    }
+
+
 def test_write_js_goldens(tiny_artifact: Path) -> None:
     explainer = Explainer.load(tiny_artifact, batch_size=BATCH_SIZE)
     manifest = explainer.manifest
@@ -161,6 +197,7 @@ def test_write_js_goldens(tiny_artifact: Path) -> None:
         "pruned_nodes": pruned_node_counts(tiny_artifact, explainer.methods, dict(manifest.methods)),
         # what `onnxplain explain --format json` prints, to check the JS printer's formatting character by character
         "float_reprs": float_reprs(),
+        "float32_sensitivity": float32_sensitivity(tiny_artifact, explainer, PARITY_TEXTS),
         "cli_sample": {"texts": sample, "output": render_json(explainer.explain(sample))},
         # what `onnxplain explain --format html` shows for one text, to check the browser page's colours
         "html_sample": [{"text": t, "output": render_html(explainer.explain([t]))} for t in sample[:3]],

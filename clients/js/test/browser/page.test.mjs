@@ -33,11 +33,13 @@ after(async () => {
 
 test("explanations equal the Python runtime's (headless Chromium, WASM)", { timeout: 600_000 }, async () => {
   const failures = await browser.page.evaluate(async () => {
-    const { parity } = await import("/test/parity.mjs");
+    const { parity, withinFloat32Sensitivity } = await import("/test/parity.mjs");
     const golden = await (await fetch("/golden/golden.json")).json();
     const lib = globalThis.onnxplain;
     const load = (name) => lib.loadExplainerFromUrl(`/golden/${name}/`, { batchSize: golden.batch_size, wasmPaths: lib.wasmPaths });
-    return parity(lib, load, golden, { ignoreDevice: true });
+    // WASM kernels round differently from native ones: a method agrees within 1e-5 of its scale, or within
+    // 4x its own float32 sensitivity where that is larger (LRP chains on the random tiny model)
+    return parity(lib, load, golden, { ignoreDevice: true, tolerance: withinFloat32Sensitivity(golden) });
   });
   assert.deepEqual(failures.slice(0, 20), [], `${failures.length} differences`);
 });
