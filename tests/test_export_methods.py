@@ -12,11 +12,12 @@ from onnxplain.export.encoder import encode
 from onnxplain.export.methods import (
     backward,
     chefer_rollout,
+    explain,
     stored_attention_relevance,
     target_one_hot,
 )
 from onnxplain.export.rulesets import Chefer, Gradient
-from onnxplain.export.verify import tolerance
+from onnxplain.export.verify import in_double, tolerance
 from onnxplain.runtime.artifact import METHODS
 from tests.explaining import assert_only_masked_methods_changed
 from tests.explaining import explain_eagerly as run
@@ -128,3 +129,19 @@ def test_target_selects_the_explained_class(checkpoint: Checkpoint) -> None:
     other = run(checkpoint, input_ids, attention_mask, target=(predicted + 1) % 3, methods=("attnlrp",))
     assert torch.equal(outputs["attnlrp"], chosen["attnlrp"])
     assert not torch.allclose(outputs["attnlrp"], other["attnlrp"])
+
+
+@pytest.mark.parametrize("architecture", ["bert", "mpnet", "distilbert"])
+def test_running_the_last_layer_for_the_explained_token_alone_changes_no_method(
+    tmp_path: Path, architecture: str
+) -> None:
+    checkpoint = load_checkpoint(build_tiny_classifier(tmp_path / architecture, architecture, seed=5))
+    weights = in_double(checkpoint.weights)  # float64: the two orders of summation agree to rounding of 1e-16
+    input_ids, attention_mask = batch()
+    head_mask = torch.rand(weights.num_layers, weights.num_heads, generator=torch.Generator().manual_seed(1)) > 0.4
+    inputs = (weights, input_ids, attention_mask, None, torch.tensor([0, 2, -1]), head_mask.float())
+    rows = explain(*inputs, METHODS, explained_rows_only=True)
+    every = explain(*inputs, METHODS, explained_rows_only=False)
+    for method in ("logits", *METHODS):
+        scale = every[method].abs().max().clamp(min=1e-6)
+        assert ((rows[method] - every[method]).abs().max() / scale) < 1e-9, method

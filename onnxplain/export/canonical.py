@@ -22,8 +22,11 @@ def forward(
     attention_mask: Tensor,
     token_type_ids: Tensor | None,
     head_mask: Tensor,
+    explained_rows_only: bool = False,
 ) -> Trace:
-    """One forward pass through ``rules``, recording what the explanation methods read."""
+    """One forward pass through ``rules``, recording what the explanation methods read; with
+    ``explained_rows_only`` an encoder classifier's last layer runs for the explained token alone (see
+    ``encode``)."""
     if isinstance(weights, DecoderWeights):
         return decode(weights, rules, input_ids, attention_mask, head_mask)
-    return encode(weights, rules, input_ids, attention_mask, token_type_ids, head_mask)
+    return encode(weights, rules, input_ids, attention_mask, token_type_ids, head_mask, explained_rows_only)

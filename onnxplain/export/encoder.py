@@ -4,6 +4,7 @@ against a rule set. One forward pass records what the explanation methods read a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -75,6 +76,10 @@ class Trace:
     ``embeddings`` is the summed input embedding (word + position + token type, before the embedding norm),
     a leaf of the autograd graph. ``contexts[l]`` is each head's context ``A_l V_l`` *after* the head mask,
     so what arrives there in the backward pass is the unmasked context relevance of layer ``l``.
+
+    With ``explained_rows_only`` the last layer ran for the explained position's query alone (the only row
+    the logits read): its attention and context are [B, H, 1, ...] and its hidden state [B, 1, D], and
+    ``last_full_attention`` computes that layer's attention for every query, for the methods that read it.
     """
 
     logits: Tensor
@@ -86,6 +91,8 @@ class Trace:
     values: list[Tensor] = field(default_factory=list)  # [B, H, T, d]
     contexts: list[Tensor] = field(default_factory=list)  # [B, H, T, d]
     hidden_states: list[Tensor] = field(default_factory=list)  # output of each layer, [B, T, D]
+    explained_rows_only: bool = False
+    last_full_attention: Callable[[], Tensor] | None = None
 
 
 def position_ids(weights: EncoderWeights, input_ids: Tensor) -> Tensor:
@@ -108,8 +115,13 @@ def encode(
     attention_mask: Tensor,
     token_type_ids: Tensor | None,
     head_mask: Tensor,
+    explained_rows_only: bool = False,
 ) -> Trace:
-    """Run the classifier through ``rules``; ``head_mask`` is [layers, heads] and is used by masked rule sets."""
+    """Run the classifier through ``rules``; ``head_mask`` is [layers, heads] and is used by masked rule sets.
+
+    ``explained_rows_only``: a classifier's logits read token 0 of the last layer alone, so that layer's query,
+    attention output and feed-forward block run for that token only (its keys and values for every token).
+    Every value the logits and the explanation methods read is the same; the last layer costs a fraction."""
 
     def linear(x: Tensor, layer: Linear) -> Tensor:
         return rules.linear(x, layer.weight, layer.bias)
@@ -125,6 +137,7 @@ def encode(
     embeddings = embeddings.detach().requires_grad_(True)
     explained = torch.zeros(input_ids.shape[0], dtype=torch.int64, device=input_ids.device)
     trace = Trace(logits=embeddings, embeddings=embeddings, word_embeddings=words, explained_position=explained)
+    trace.explained_rows_only = explained_rows_only and weights.span_head is None
 
     x = norm(embeddings, weights.embedding_norm)
     if weights.embedding_projection is not None:
@@ -141,20 +154,30 @@ def encode(
     feed_forward_activation = activation_function(weights.activation)
 
     def split_heads(t: Tensor) -> Tensor:
-        return t.reshape(batch, tokens, heads, head_dim).transpose(1, 2)
+        return t.reshape(batch, t.shape[1], heads, head_dim).transpose(1, 2)
 
+    def attention_probabilities(queries: Tensor, key: Tensor, layer_bias: Tensor) -> Tensor:
+        scores = rules.attention_scores(queries, key.transpose(-1, -2), 1.0 / math.sqrt(head_dim), layer_bias)
+        return rules.softmax(scores)
+
+    rows_only, last = trace.explained_rows_only, len(weights.layers) - 1
     for index, layer in enumerate(weights.layers):
-        query = split_heads(linear(x, layer.query))
+        one_row = rows_only and index == last
+        rows = x[:, :1] if one_row else x  # the queries this layer computes
+        query = split_heads(linear(rows, layer.query))
         key = split_heads(linear(x, layer.key))
         value = split_heads(linear(x, layer.value))
-        scores = rules.attention_scores(query, key.transpose(-1, -2), 1.0 / math.sqrt(head_dim), bias)
-        attention = rules.softmax(scores)
+        attention = attention_probabilities(query, key, bias[:, :, :1] if one_row else bias)
+        if one_row:  # every query's attention, for the methods that read it (AttCAT)
+            trace.last_full_attention = lambda x=x, key=key, weights=layer.query: attention_probabilities(
+                split_heads(linear(x, weights)), key, bias
+            )
         context = rules.head_mask(rules.context(attention, value), head_mask[index])
         trace.attentions.append(attention)
         trace.values.append(value)
         trace.contexts.append(context)
-        merged = context.transpose(1, 2).reshape(batch, tokens, hidden)
-        x = norm(rules.residual(linear(merged, layer.attention_output), x), layer.attention_norm)
+        merged = context.transpose(1, 2).reshape(batch, rows.shape[1], hidden)
+        x = norm(rules.residual(linear(merged, layer.attention_output), rows), layer.attention_norm)
         inner = rules.activation(feed_forward_activation, linear(x, layer.intermediate))
         x = norm(rules.residual(linear(inner, layer.output), x), layer.output_norm)
         trace.hidden_states.append(x)

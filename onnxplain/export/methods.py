@@ -165,6 +165,30 @@ def rollout(matrices: Sequence[Tensor]) -> Tensor:
     return joint
 
 
+def rollout_row(matrices: Sequence[Tensor], position: Tensor, last_is_row: bool = False) -> Tensor:
+    """Row ``position[b]`` of ``rollout(matrices)``, [B, T], computed from the top as
+    ``e_p^T M_{L-1} M_{L-2} ... M_0``: a vector times each matrix (T^2 per layer, where the whole product
+    costs T^3), so only the explained row of the last layer is read. ``last_is_row``: ``matrices[-1]`` holds
+    that row alone ([B, 1, T], see ``encode``'s ``explained_rows_only``)."""
+    top = matrices[-1]
+    tokens = top.shape[-1]
+    one_hot = (torch.arange(tokens, device=top.device)[None, :] == position[:, None]).to(top.dtype)
+    row = (top[:, 0] if last_is_row else rows_at(top, position)) + one_hot
+    row = row / row.sum(dim=-1, keepdim=True)
+    eye = torch.eye(tokens, dtype=top.dtype, device=top.device)
+    for matrix in reversed(matrices[:-1]):
+        step = matrix + eye
+        step = step / step.sum(dim=-1, keepdim=True)
+        row = (row[:, None, :] @ step).squeeze(1)
+    return row
+
+
+def explained_row(trace: Trace, matrix: Tensor, position: Tensor) -> Tensor:
+    """The explained position's row of a last-layer [B, T, T] matrix ([B, 1, T] when the trace ran that
+    layer for the explained row alone)."""
+    return matrix[:, 0] if trace.explained_rows_only else rows_at(matrix, position)
+
+
 def stored_attention_relevance(trace: Trace, context_relevance: Sequence[Tensor], head_masked: bool) -> list[Tensor]:
     """``R_{A_l}`` of SPEC 2.2 step 4: the product rule's share of the *unmasked* context relevance for the
     attention probabilities. The Mask-LRP reference code stores it before the product rule's halving when a
@@ -177,40 +201,59 @@ def stored_attention_relevance(trace: Trace, context_relevance: Sequence[Tensor]
 
 
 def chefer_rollout(
-    gradients: Sequence[Tensor], attention_relevance: Sequence[Tensor], position: Tensor | None = None
+    gradients: Sequence[Tensor],
+    attention_relevance: Sequence[Tensor],
+    position: Tensor | None = None,
+    last_is_row: bool = False,
 ) -> Tensor:
     """Steps 5-7 of SPEC 2.2: ``mean_h max(0, G * R_A)`` per layer, rolled out, the explained position's
     row ``p`` with ``J[p, p] = 0``; ``position`` None means token 0 (row 0 and ``J[0, 0] = 0``, the SPEC's
-    encoder case)."""
+    encoder case). ``last_is_row``: the last layer's tensors hold the explained row alone."""
     maps = [(g * r).clamp(min=0).mean(dim=1) for g, r in zip(gradients, attention_relevance, strict=True)]
     if position is None:
         position = torch.zeros(maps[0].shape[0], dtype=torch.int64, device=maps[0].device)
-    row = rows_at(rollout(maps), position)
+    row = rollout_row(maps, position, last_is_row)
     not_self = (torch.arange(row.shape[-1], device=row.device)[None, :] != position[:, None]).to(row.dtype)
     return row * not_self
 
 
-def attention_gradcam(
-    attention: Tensor, gradient: Tensor, token_mask: Tensor, position: Tensor, causal: bool
-) -> Tensor:
+def attention_gradcam(trace: Trace, gradient: Tensor, token_mask: Tensor, position: Tensor) -> Tensor:
     """Last layer's attention weighted per head by the mean of its gradient over the real (query, key)
     pairs (under a causal mask: those with the key at or before the query), averaged over heads, positive
-    part, the explained position's row."""
+    part, the explained position's row. Where the trace holds the explained row alone, the gradient of
+    every other row is 0 (the logits do not read them), so the sum over that row is the sum over all."""
+    attention = trace.attentions[-1]
     pairs = token_mask[:, None, :, None] * token_mask[:, None, None, :]
-    if causal:
+    if trace.causal:
         pairs = torch.tril(pairs)
-    weight = (gradient * pairs).sum(dim=(2, 3)) / pairs.sum(dim=(2, 3))
-    return rows_at((attention * weight[:, :, None, None]).mean(dim=1).clamp(min=0), position)
+    count = pairs.sum(dim=(2, 3))
+    if trace.explained_rows_only:
+        pairs = token_mask[:, None, :1, None] * token_mask[:, None, None, :]
+    weight = (gradient * pairs).sum(dim=(2, 3)) / count
+    return explained_row(trace, (attention * weight[:, :, None, None]).mean(dim=1).clamp(min=0), position)
 
 
 def attcat(trace: Trace, hidden_gradients: Sequence[Tensor], token_mask: Tensor) -> Tensor:
     """AttCAT (Qiang et al. 2022): per layer, gradient x hidden state summed over features, weighted by the
-    layer's attention averaged over heads and real query rows; summed over layers."""
+    layer's attention averaged over heads and real query rows; summed over layers. Where the trace ran the
+    last layer for the explained row alone, that layer's gradient x hidden state is that token's (every other
+    token's gradient is 0), weighted by the attention of every query (``last_full_attention``)."""
     queries = token_mask.sum(dim=1, keepdim=True)
     total = torch.zeros_like(token_mask)
-    for attention, hidden, gradient in zip(trace.attentions, trace.hidden_states, hidden_gradients, strict=True):
+    attentions = list(trace.attentions)
+    if trace.explained_rows_only:
+        assert trace.last_full_attention is not None
+        attentions[-1] = trace.last_full_attention()
+    last = len(attentions) - 1
+    for index, (attention, hidden, gradient) in enumerate(
+        zip(attentions, trace.hidden_states, hidden_gradients, strict=True)
+    ):
         received = (attention.mean(dim=1) * token_mask[:, :, None]).sum(dim=1) / queries
-        total = total + (gradient * hidden).sum(dim=-1) * received
+        contribution = (gradient * hidden).sum(dim=-1)
+        if trace.explained_rows_only and index == last:  # [B, 1]: the explained token, position 0
+            first = torch.arange(token_mask.shape[1], device=token_mask.device) == 0
+            contribution = contribution * first.to(contribution.dtype)
+        total = total + contribution * received
     return total
 
 
@@ -261,8 +304,10 @@ def seed_relevance(
     position = seed.position
     relevance: dict[str, Tensor] = {}
     if wanted & {"raw-attention", "rollout"}:
-        relevance["raw-attention"] = rows_at(plain.attentions[-1].mean(dim=1), position)
-        relevance["rollout"] = rows_at(rollout([a.mean(dim=1) for a in plain.attentions]), position)
+        relevance["raw-attention"] = explained_row(plain, plain.attentions[-1].mean(dim=1), position)
+        relevance["rollout"] = rollout_row(
+            [a.mean(dim=1) for a in plain.attentions], position, plain.explained_rows_only
+        )
 
     if wanted & NEEDS_GRADIENT:
         layers = len(plain.attentions)
@@ -275,9 +320,7 @@ def seed_relevance(
         # On the word embeddings: on the summed embedding it is identically 0, since the embedding
         # LayerNorm is scale-invariant per token (x . dLN(x)/dx = 0).
         relevance["grad-input"] = (embedding_gradient * plain.word_embeddings).sum(dim=-1)
-        relevance["attention-gradcam"] = attention_gradcam(
-            plain.attentions[-1], attention_gradients[-1], token_mask, position, plain.causal
-        )
+        relevance["attention-gradcam"] = attention_gradcam(plain, attention_gradients[-1], token_mask, position)
         relevance["attcat"] = attcat(plain, hidden_gradients, token_mask)
 
     for head_masked, trace in chefer.items():
@@ -285,10 +328,10 @@ def seed_relevance(
         stored = stored_attention_relevance(trace, context_relevance, head_masked)
         rollout_method = "mask-lrp" if head_masked else "transatt"
         if rollout_method in wanted:
-            relevance[rollout_method] = chefer_rollout(attention_gradients, stored, position)
+            relevance[rollout_method] = chefer_rollout(attention_gradients, stored, position, trace.explained_rows_only)
         if not head_masked:
             relevance["full-lrp"] = embedding_relevance.sum(dim=-1)
-            relevance["partial-lrp"] = rows_at(stored[-1].clamp(min=0).mean(dim=1), position)
+            relevance["partial-lrp"] = explained_row(trace, stored[-1].clamp(min=0).mean(dim=1), position)
 
     for name, trace in modified.items():
         (gradient,) = backward(trace, seed.gradient, [trace.embeddings])
@@ -312,14 +355,17 @@ def explain(
     target: Tensor,
     head_mask: Tensor,
     methods: Sequence[str] = METHODS,
+    explained_rows_only: bool = True,
 ) -> dict[str, Tensor]:
-    """Logits and the [B, T] relevance of each method in ``methods`` (padding set to 0)."""
+    """Logits and the [B, T] relevance of each method in ``methods`` (padding set to 0). The forward passes
+    run an encoder classifier's last layer for the explained token alone unless ``explained_rows_only`` is
+    False (every value is the same either way; False is the plain reference the tests compare with)."""
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}")
 
     def run(rules: Gradient, ids: Tensor = input_ids) -> Trace:
-        return forward(weights, rules, ids, attention_mask, token_type_ids, head_mask)
+        return forward(weights, rules, ids, attention_mask, token_type_ids, head_mask, explained_rows_only)
 
     token_mask = attention_mask.to(torch.float32)
     plain = run(Gradient())
