@@ -1,5 +1,6 @@
 """``onnxplain evaluate ARTIFACT --data FILE --out DIR``: faithfulness of every method of an artifact on a
-labelled data set (SPEC section 4), with Mask-LRP's head-mask ablation, through the runtime alone."""
+labelled data set under several perturbation protocols (SPEC section 4's and its variants), against a seeded
+random floor and a reference method, with Mask-LRP's head-mask ablation, through the runtime alone."""
 
 from __future__ import annotations
 
@@ -12,8 +13,18 @@ from onnxplain.errors import UserError
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("artifact", type=Path, help="artifact directory written by `onnxplain export`")
     parser.add_argument("--data", type=Path, required=True, help="labelled texts: .csv, .tsv or .jsonl")
-    parser.add_argument("--out", type=Path, required=True, help="directory for results.md/.json, curves.png")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="directory for results.md/.json/.html, curves.png, curves.npz"
+    )
     parser.add_argument("--methods", help="comma-separated methods to evaluate (default: every method of the artifact)")
+    parser.add_argument(
+        "--protocols",
+        help="comma-separated perturbation protocols among pad, mask, delete, lerf (default: all of them)",
+    )
+    parser.add_argument(
+        "--reference",
+        help="method every other is compared with, paired (default: the best baseline on the first protocol)",
+    )
     parser.add_argument("--limit", type=int, help="read only the first N texts of the data file")
     parser.add_argument(
         "--text-column", default="text", help="text column or key; 0-based index for a CSV/TSV without a header row"
@@ -25,11 +36,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=16, help="texts explained per runtime call")
     parser.add_argument("--forward-batch-size", type=int, default=256, help="perturbed sequences per forward-only call")
+    parser.add_argument(
+        "--forward-tokens", type=int, default=8192, help="at most this many padded tokens per forward-only call"
+    )
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the random head masks")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the bootstrap, the random ranking, the random head masks and texts"
+    )
     parser.add_argument("--min-tokens", type=int, default=20, help="skip texts with fewer tokens")
     parser.add_argument("--random-masks", type=int, default=5, help="random head masks in the ablation")
     parser.add_argument("--no-ablation", action="store_true", help="skip Mask-LRP's head-mask ablation")
+    parser.add_argument(
+        "--page-texts", type=int, default=8, help="texts of most disagreement shown side by side in results.html"
+    )
+    parser.add_argument(
+        "--page-random-texts", type=int, default=4, help="texts drawn at random (seeded) shown in results.html"
+    )
     parser.add_argument(
         "--answer-top",
         type=int,
@@ -42,26 +64,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    import numpy as np
     from tqdm import tqdm
 
     from onnxplain.evaluation.ablation import MASKED_METHOD, ablation_variants, default_head_mask
     from onnxplain.evaluation.data import read_labelled_texts
     from onnxplain.evaluation.encoding import select_texts
     from onnxplain.evaluation.faithfulness import Variant, perturbation_curves
-    from onnxplain.evaluation.metrics import floored
-    from onnxplain.evaluation.report import REFERENCE, TRANSATT, EvaluationReport, write_report
-    from onnxplain.evaluation.scores import score_curves
+    from onnxplain.evaluation.floor import RANDOM
+    from onnxplain.evaluation.protocols import choose_protocols, mask_token_id
+    from onnxplain.evaluation.report import TRANSATT
+    from onnxplain.evaluation.summary import Run, write_evaluation
     from onnxplain.runtime import Explainer
-    from onnxplain.runtime.artifact import METHODS
+    from onnxplain.runtime.artifact import METHODS, TOKENIZER_FILE
     from onnxplain.runtime.question_answering import QUESTION_ANSWERING
 
-    for name in ("limit", "batch_size", "forward_batch_size", "bootstrap", "min_tokens", "answer_top"):
+    for name in ("limit", "batch_size", "forward_batch_size", "forward_tokens", "bootstrap", "min_tokens"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be a positive number, not {value}; fix it")
-    if args.random_masks < 0:
-        raise UserError(f"--random-masks must be 0 or more, not {args.random_masks}; fix it")
+    for name in ("random_masks", "page_texts", "page_random_texts"):
+        if getattr(args, name) < 0:
+            raise UserError(f"--{name.replace('_', '-')} must be 0 or more, not {getattr(args, name)}; fix it")
+    if args.answer_top < 1:
+        raise UserError(f"--answer-top must be a positive number, not {args.answer_top}; fix it")
 
     started = time.perf_counter()
     explainer = Explainer.load(args.artifact)
@@ -78,6 +103,13 @@ def run(args: argparse.Namespace) -> int:
     if manifest.task == QUESTION_ANSWERING:  # AOPC needs classes: question answering has its own metric
         return evaluate_question_answering(args, explainer, methods)
 
+    mask_token = mask_token_id(explainer.directory / TOKENIZER_FILE)
+    protocols, notes = choose_protocols(args.protocols, mask_token)
+    if args.reference is not None and args.reference not in [*methods, RANDOM]:
+        raise UserError(
+            f"--reference {args.reference} is not among the evaluated methods; choose one of {', '.join(methods)}"
+        )
+
     examples = read_labelled_texts(args.data, manifest, text_column=args.text_column, label_column=args.label_column)[
         : args.limit
     ]
@@ -88,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             "pass longer texts or a smaller --min-tokens"
         )
 
-    variants = [Variant(m, m) for m in methods]
+    variants = [Variant(m, m) for m in methods] + [Variant(RANDOM, None)]
     heads_kept: dict[str, int] = {}
     if MASKED_METHOD in methods:
         heads_kept[MASKED_METHOD] = int(default_head_mask(manifest).sum())
@@ -103,33 +135,31 @@ def run(args: argparse.Namespace) -> int:
             explainer,
             encoded.texts,
             variants,
+            protocols,
+            mask_token_id=mask_token,
+            seed=args.seed,
             batch_size=args.batch_size,
             forward_batch_size=args.forward_batch_size,
+            forward_tokens=args.forward_tokens,
             progress=bar.update,
         )
-    reference = REFERENCE if REFERENCE in methods else None
-    scores = score_curves(curves, reference=reference, resamples=args.bootstrap, seed=args.seed)
-    report = EvaluationReport(
+    run_facts = Run(
         artifact=str(args.artifact),
         data=str(args.data),
         texts_read=len(examples),
-        texts_evaluated=len(encoded.texts),
-        skipped_short=encoded.skipped_short,
-        truncated=encoded.truncated,
         min_tokens=args.min_tokens,
         resamples=args.bootstrap,
         seed=args.seed,
-        seconds=time.perf_counter() - started,
-        forward_sequences=curves.forward_sequences,
-        floored_probabilities=floored(curves.p0) + sum(floored(c) for c in curves.deletion.values()),
         methods=methods,
-        scores=scores,
+        reference=args.reference,
         heads_kept=heads_kept,
+        notes=notes,
+        page_texts=args.page_texts,
+        page_random_texts=args.page_random_texts,
     )
-    paths = write_report(report, args.out)
-    curves.save(args.out / "curves.npz", source_index=np.asarray([t.source_index for t in encoded.texts]))
+    paths = write_evaluation(args.out, run_facts, encoded, curves, explainer.labels, time.perf_counter() - started)
     print(paths[0].read_text(encoding="utf-8"))
-    print("wrote " + ", ".join(str(p) for p in [*paths, args.out / "curves.npz"]))
+    print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 

@@ -21,6 +21,8 @@ class EncodedText:
     special_tokens: np.ndarray  # bool [tokens]: never ranked or replaced
     label: int
     source_index: int  # row of the text in the data file (0-based, among the rows read)
+    text: str = ""
+    offsets: tuple[tuple[int, int], ...] = ()  # each token's character span in ``text`` (empty for special)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ def select_texts(
                 special_tokens=encoding.special,
                 label=example.label,
                 source_index=index,
+                text=encoding.text,
+                offsets=encoding.offsets,
             )
         )
     return EncodedTexts(texts=texts, skipped_short=skipped_short, truncated=truncated)

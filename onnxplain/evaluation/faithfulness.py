@@ -1,69 +1,101 @@
-"""Perturbation curves of every evaluated explanation, computed through the runtime in batches.
+"""Perturbation curves of every evaluated explanation under every protocol, computed through the runtime.
 
 For a batch of texts, one explain call per head mask gives the relevance of every method (target = the gold
-label). Each relevance yields the deletion and sufficiency copies of its text (``perturbation``); the copies
-of all methods are de-duplicated (different methods often remove the same tokens, and every deletion curve
-ends in the same all-pad copy) and their gold-class probabilities come from forward-only calls of up to
-``forward_batch_size`` sequences, padded to the longest in each call.
+label); the random floor draws its own. Each text's relevance is explained once and reused by every protocol:
+its order gives the copies of the text after each protocol step and ERASER's copies (``protocols``). The
+copies of all texts of the batch and all variants are de-duplicated (methods often affect the same tokens,
+and every pad and lerf curve ends in the same all-pad copy) and their gold-class probabilities come from
+forward-only calls on length-sorted chunks of at most ``forward_batch_size`` sequences and
+``forward_tokens`` padded tokens, each padded to its longest (deleted copies are shorter: padding follows).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from onnxplain.errors import UserError
 from onnxplain.evaluation.encoding import EncodedText
-from onnxplain.evaluation.perturbation import FRACTIONS, deletion_copies, removal_order, sufficiency_copies
+from onnxplain.evaluation.floor import random_relevance
+from onnxplain.evaluation.perturbation import ERASER_FRACTIONS, FRACTIONS, removal_order
+from onnxplain.evaluation.protocols import Operators, Protocol, eraser_copies, operators_of, protocol_copies
 
 if TYPE_CHECKING:
     from onnxplain.runtime import Explainer
 
+STEPS, COMPREHENSIVENESS, SUFFICIENCY = "steps", "comprehensiveness", "sufficiency"
+
 
 @dataclass(frozen=True, eq=False)
 class Variant:
-    """One evaluated explanation: a method of the artifact, with a head mask of its own or the artifact's."""
+    """One evaluated ranking: a method of the artifact with a head mask of its own or the artifact's (None),
+    or, with ``method`` None, the seeded random ranking."""
 
     name: str
-    method: str
+    method: str | None
     head_mask: np.ndarray | None = None  # float32 [layers, heads]; None = the artifact's default
 
 
 @dataclass
 class Curves:
-    """Gold-class probabilities: ``p0`` ``[texts]`` unperturbed, and per variant ``[texts, fractions]``
-    after deletion of, and after keeping only, the top fraction of tokens."""
+    """Gold-class probabilities: ``p0`` ``[texts]`` unperturbed; ``steps[protocol][variant]``
+    ``[texts, FRACTIONS]`` after each protocol step; ``comprehensiveness[operator][variant]`` and
+    ``sufficiency[operator][variant]`` ``[texts, ERASER_FRACTIONS]`` without, and with only, the top tokens.
+    ``relevance[variant]`` keeps each text's relevance (unpadded) for the comparison page."""
 
     p0: np.ndarray
-    deletion: dict[str, np.ndarray] = field(default_factory=dict)
-    sufficiency: dict[str, np.ndarray] = field(default_factory=dict)
+    steps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    comprehensiveness: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    sufficiency: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    relevance: dict[str, list[np.ndarray]] = field(default_factory=dict)
     forward_sequences: int = 0  # distinct sequences run forward, after de-duplication
+    forward_tokens: int = 0  # tokens of those sequences, padding included
+    explain_seconds: float = 0.0
+    forward_seconds: float = 0.0
+
+    def variants(self) -> list[str]:
+        return list(next(iter(self.steps.values()))) if self.steps else []
+
+    def _groups(self) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+        return {STEPS: self.steps, COMPREHENSIVENESS: self.comprehensiveness, SUFFICIENCY: self.sufficiency}
 
     def save(self, path: Path, **extra: np.ndarray) -> None:
-        """Every curve in one ``.npz`` file (``deletion/NAME``, ``sufficiency/NAME``, ``p0``, ``extra``)."""
+        """Every curve in one ``.npz`` file: ``p0``, ``steps/PROTOCOL/VARIANT``,
+        ``comprehensiveness/OPERATOR/VARIANT``, ``sufficiency/OPERATOR/VARIANT``, each variant's relevance
+        of all texts end to end as ``relevance/VARIANT`` (split it at ``token_counts``), and ``extra``."""
         arrays = {"p0": self.p0, **extra}
-        arrays.update({f"deletion/{name}": curve for name, curve in self.deletion.items()})
-        arrays.update({f"sufficiency/{name}": curve for name, curve in self.sufficiency.items()})
+        for group, curves in self._groups().items():
+            for key, by_variant in curves.items():
+                arrays.update({f"{group}/{key}/{name}": curve for name, curve in by_variant.items()})
+        for name, values in self.relevance.items():
+            arrays[f"relevance/{name}"] = np.concatenate(values) if values else np.zeros(0)
+            arrays["token_counts"] = np.asarray([len(v) for v in values])
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, *paths: Path | str) -> Curves:
         """Curves written by ``save``; several files (runs on disjoint parts of one data set, with the same
-        variants) are pooled text by text, in the order given."""
+        variants and protocols) are pooled text by text, in the order given."""
         runs = [np.load(path) for path in paths]
-        names = [key.split("/", 1)[1] for key in runs[0].files if key.startswith("deletion/")]
-
-        def pooled(key: str) -> np.ndarray:
-            return np.concatenate([run[key] for run in runs])
-
-        return cls(
-            p0=pooled("p0"),
-            deletion={name: pooled(f"deletion/{name}") for name in names},
-            sufficiency={name: pooled(f"sufficiency/{name}") for name in names},
-        )
+        if not any(key.startswith(f"{STEPS}/") for key in runs[0].files):
+            raise UserError(f"{paths[0]} holds no protocol curves (an older evaluate wrote it); evaluate again")
+        curves = cls(p0=np.concatenate([run["p0"] for run in runs]))
+        groups = curves._groups()
+        for key in runs[0].files:
+            group, _, rest = key.partition("/")
+            if group in groups:
+                inner, name = rest.split("/", 1)
+                groups[group].setdefault(inner, {})[name] = np.concatenate([run[key] for run in runs])
+            elif group == "relevance":
+                curves.relevance[rest] = [
+                    part for run in runs for part in np.split(run[key], np.cumsum(run["token_counts"])[:-1])
+                ]
+        return curves
 
 
 class DistinctSequences:
@@ -73,11 +105,11 @@ class DistinctSequences:
         self.sequences: list[np.ndarray] = []
         self._rows: dict[bytes, int] = {}
 
-    def add(self, copies: np.ndarray) -> list[int]:
-        """Row of each of ``copies`` (``[n, tokens]``) in ``self.sequences``."""
+    def add(self, copies: Iterable[np.ndarray]) -> list[int]:
+        """Row of each of ``copies`` (1-D id arrays, any lengths) in ``self.sequences``."""
         rows = []
         for copy in copies:
-            key = copy.tobytes()
+            key = copy.tobytes()  # int64 ids: arrays of different lengths never share a key
             if key not in self._rows:
                 self._rows[key] = len(self.sequences)
                 self.sequences.append(copy)
@@ -102,74 +134,113 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def relevance_by_variant(
-    explainer: Explainer, texts: Sequence[EncodedText], variants: Sequence[Variant]
+    explainer: Explainer, texts: Sequence[EncodedText], variants: Sequence[Variant], seed: int = 0
 ) -> dict[str, list[np.ndarray]]:
     """Each variant's relevance of each text (unpadded), one explain call per distinct head mask."""
     input_ids, attention_mask = pad_batch([t.input_ids for t in texts], explainer.manifest.pad_token_id)
     target = np.asarray([t.label for t in texts], dtype=np.int64)
     groups: dict[int, list[Variant]] = {}
-    for variant in variants:
-        groups.setdefault(id(variant.head_mask), []).append(variant)
     relevance: dict[str, list[np.ndarray]] = {}
+    for variant in variants:
+        if variant.method is None:
+            relevance[variant.name] = [random_relevance(len(t.input_ids), seed, t.source_index) for t in texts]
+        else:
+            groups.setdefault(id(variant.head_mask), []).append(variant)
     for group in groups.values():
-        methods = tuple(dict.fromkeys(v.method for v in group))
+        methods = tuple(dict.fromkeys(v.method for v in group if v.method is not None))
         outputs = explainer.run(input_ids, attention_mask, methods=methods, target=target, head_mask=group[0].head_mask)
         for variant in group:
-            scores = outputs[variant.method]
+            scores = outputs[str(variant.method)]
             relevance[variant.name] = [scores[row, : len(t.input_ids)] for row, t in enumerate(texts)]
-    return relevance
+    return {v.name: relevance[v.name] for v in variants}
 
 
-def log_probabilities(explainer: Explainer, sequences: Sequence[np.ndarray], forward_batch_size: int) -> np.ndarray:
-    """``[sequences, labels]`` log-probabilities from forward-only calls on length-sorted chunks."""
-    order = np.argsort([len(s) for s in sequences], kind="stable")
+def forward_chunks(lengths: Sequence[int], max_sequences: int, max_tokens: int) -> list[np.ndarray]:
+    """Indices of ``lengths`` sorted by length and cut into chunks of at most ``max_sequences`` sequences
+    and ``max_tokens`` tokens once padded to the chunk's longest (a longer sequence goes alone)."""
+    order = np.argsort(lengths, kind="stable")
+    chunks, start = [], 0
+    for end in range(1, len(order) + 1):
+        longest = lengths[order[end - 1]]
+        if end - start > max_sequences or (end - start) * longest > max_tokens and end - start > 1:
+            chunks.append(order[start : end - 1])
+            start = end - 1
+    if start < len(order):
+        chunks.append(order[start:])
+    return chunks
+
+
+def log_probabilities(
+    explainer: Explainer, sequences: Sequence[np.ndarray], forward_batch_size: int, forward_tokens: int = 8192
+) -> tuple[np.ndarray, int]:
+    """``[sequences, labels]`` log-probabilities from forward-only calls, and the padded tokens they ran."""
     result = np.empty((len(sequences), len(explainer.manifest.labels)))
-    for start in range(0, len(order), forward_batch_size):
-        chunk = order[start : start + forward_batch_size]
+    tokens = 0
+    for chunk in forward_chunks([len(s) for s in sequences], forward_batch_size, forward_tokens):
         input_ids, attention_mask = pad_batch([sequences[i] for i in chunk], explainer.manifest.pad_token_id)
         target = np.full(len(chunk), -1, dtype=np.int64)
         outputs = explainer.run(input_ids, attention_mask, methods=(), target=target)
         result[chunk] = log_softmax(outputs["logits"])
-    return result
+        tokens += input_ids.size
+    return result, tokens
 
 
 def perturbation_curves(
     explainer: Explainer,
     texts: Sequence[EncodedText],
     variants: Sequence[Variant],
+    protocols: Sequence[Protocol],
     *,
+    mask_token_id: int | None = None,
+    seed: int = 0,
     batch_size: int = 16,
     forward_batch_size: int = 256,
+    forward_tokens: int = 8192,
     progress: Callable[[int], object] | None = None,
 ) -> Curves:
-    """Deletion and sufficiency curves of every variant on every text; ``progress(n)`` after n more texts."""
-    pad = explainer.manifest.pad_token_id
+    """Every variant's curves under every protocol, and ERASER's, on every text; ``progress(n)`` after n more
+    texts."""
+    ops = Operators(explainer.manifest.pad_token_id, mask_token_id)
+    operators = operators_of(protocols)
+    count = len(texts)
     curves = Curves(
-        p0=np.empty(len(texts)),
-        deletion={v.name: np.empty((len(texts), len(FRACTIONS))) for v in variants},
-        sufficiency={v.name: np.empty((len(texts), len(FRACTIONS))) for v in variants},
+        p0=np.empty(count),
+        steps={p.name: {v.name: np.empty((count, len(FRACTIONS))) for v in variants} for p in protocols},
+        comprehensiveness={o: {v.name: np.empty((count, len(ERASER_FRACTIONS))) for v in variants} for o in operators},
+        sufficiency={o: {v.name: np.empty((count, len(ERASER_FRACTIONS))) for v in variants} for o in operators},
+        relevance={v.name: [] for v in variants},
     )
-    for start in range(0, len(texts), batch_size):
+    for start in range(0, count, batch_size):
         batch = texts[start : start + batch_size]
-        relevance = relevance_by_variant(explainer, batch, variants)
+        began = time.perf_counter()
+        relevance = relevance_by_variant(explainer, batch, variants, seed)
+        curves.explain_seconds += time.perf_counter() - began
         distinct = DistinctSequences()
-        original_rows = np.asarray([distinct.add(t.input_ids[None, :]) for t in batch])  # [batch, 1]
-        deletion_rows: dict[str, list[list[int]]] = {v.name: [] for v in variants}
-        kept_rows: dict[str, list[list[int]]] = {v.name: [] for v in variants}
+        original_rows = np.asarray([distinct.add([t.input_ids]) for t in batch])  # [batch, 1]
+        rows: dict[tuple[str, str, str], list[list[int]]] = {}
         for offset, text in enumerate(batch):
             for variant in variants:
+                curves.relevance[variant.name].append(relevance[variant.name][offset])
                 order = removal_order(relevance[variant.name][offset], text.special_tokens)
-                deletion_rows[variant.name].append(distinct.add(deletion_copies(text.input_ids, order, pad)))
-                kept_rows[variant.name].append(distinct.add(sufficiency_copies(text.input_ids, order, pad)))
-        log_p = log_probabilities(explainer, distinct.sequences, forward_batch_size)
+                for protocol in protocols:
+                    copies = protocol_copies(protocol, text.input_ids, order, ops)
+                    rows.setdefault((STEPS, protocol.name, variant.name), []).append(distinct.add(copies))
+                for operator in operators:
+                    without, only = eraser_copies(operator, text.input_ids, order, ops)
+                    rows.setdefault((COMPREHENSIVENESS, operator, variant.name), []).append(distinct.add(without))
+                    rows.setdefault((SUFFICIENCY, operator, variant.name), []).append(distinct.add(only))
+        began = time.perf_counter()
+        log_p, tokens = log_probabilities(explainer, distinct.sequences, forward_batch_size, forward_tokens)
+        curves.forward_seconds += time.perf_counter() - began
         curves.forward_sequences += len(distinct.sequences)
+        curves.forward_tokens += tokens
 
         gold = np.asarray([t.label for t in batch])[:, None]
         done = slice(start, start + len(batch))
         curves.p0[done] = np.exp(log_p[original_rows, gold][:, 0])
-        for variant in variants:
-            curves.deletion[variant.name][done] = np.exp(log_p[deletion_rows[variant.name], gold])
-            curves.sufficiency[variant.name][done] = np.exp(log_p[kept_rows[variant.name], gold])
+        groups = {STEPS: curves.steps, COMPREHENSIVENESS: curves.comprehensiveness, SUFFICIENCY: curves.sufficiency}
+        for (group, key, name), text_rows in rows.items():
+            groups[group][key][name][done] = np.exp(log_p[np.asarray(text_rows), gold])
         if progress is not None:
             progress(len(batch))
     return curves

@@ -36,8 +36,21 @@ def floored(p: np.ndarray) -> int:
 
 def sufficiency(p0: np.ndarray, pk_kept: np.ndarray) -> np.ndarray:
     """Probability lost when only the top tokens are kept: ``mean_k (p0 - p_k)`` over the keep-only curve;
-    lower is more faithful (the top tokens alone nearly suffice for the prediction)."""
+    lower is more faithful (the top tokens alone nearly suffice for the prediction). ERASER's sufficiency
+    (DeYoung et al. 2020) is this over its fractions 1, 5, 10, 20 and 50%."""
     return np.mean(p0[:, None] - pk_kept, axis=1)
+
+
+def comprehensiveness(p0: np.ndarray, pk_without: np.ndarray) -> np.ndarray:
+    """ERASER's comprehensiveness: ``mean_k (p0 - p_k)`` with the top tokens removed at each of its
+    fractions; higher is more faithful (the prediction needs the tokens ranked on top)."""
+    return np.mean(p0[:, None] - pk_without, axis=1)
+
+
+def symmetric_relevance_gain(pk_most_first: np.ndarray, pk_least_first: np.ndarray) -> np.ndarray:
+    """SRG (Bluecher et al. 2024): the area between the least- and the most-relevant-first curves,
+    ``mean_k (p_k^LeRF - p_k^MoRF)``, equal to MoRF's AOPC minus LeRF's; higher is more faithful."""
+    return np.mean(pk_least_first - pk_most_first, axis=1)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Write an evaluation's results: ``results.md`` (tables), ``results.json`` (every figure) and
-``curves.png`` (the probability-drop curves)."""
+"""Write an evaluation's results: ``results.md`` (tables), ``results.json`` (every figure), ``curves.png``
+(the mean gold-class probability after each step, one panel per protocol) and ``results.html`` (the
+comparison page, ``page``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
+from onnxplain.evaluation.ablation import MASKED_METHOD
+from onnxplain.evaluation.floor import RANDOM
 from onnxplain.evaluation.metrics import PROBABILITY_FLOOR, Estimate
-from onnxplain.evaluation.perturbation import FRACTIONS
-from onnxplain.evaluation.scores import VariantScores
+from onnxplain.evaluation.perturbation import ERASER_FRACTIONS, FRACTIONS
+from onnxplain.evaluation.protocols import PROTOCOLS
+from onnxplain.evaluation.scores import Metric, VariantScores, headline_metrics, protocol_metrics
 
-REFERENCE = "mask-lrp"
 TRANSATT = "transatt"
 
 
@@ -28,15 +31,26 @@ class EvaluationReport:
     min_tokens: int
     resamples: int
     seed: int
-    seconds: float
+    seconds: float  # the whole command, loading included
+    explain_seconds: float
+    forward_seconds: float
     forward_sequences: int  # distinct perturbed sequences run forward
+    forward_tokens: int  # their tokens, padding included
     floored_probabilities: int  # probabilities raised to the log-odds floor
-    methods: list[str]  # names of the method rows, in report order
+    p0_mean: float  # mean gold-class probability of the unperturbed texts
+    protocols: list[str]
+    methods: list[str]  # names of the method rows, in report order (the random floor last)
+    reference: str | None
     scores: list[VariantScores]
     heads_kept: dict[str, int] = field(default_factory=dict)  # head-masked variant -> heads kept
+    notes: list[str] = field(default_factory=list)
 
     def by_name(self) -> dict[str, VariantScores]:
         return {s.name: s for s in self.scores}
+
+    @property
+    def texts_per_second(self) -> float:
+        return self.texts_evaluated / max(self.explain_seconds + self.forward_seconds, 1e-9)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -47,16 +61,25 @@ class EvaluationReport:
             "skipped_shorter_than_min_tokens": self.skipped_short,
             "truncated_to_max_length": self.truncated,
             "min_tokens": self.min_tokens,
+            "protocols": {name: PROTOCOLS[name].description for name in self.protocols},
             "fractions": FRACTIONS.tolist(),
+            "eraser_fractions": ERASER_FRACTIONS.tolist(),
             "bootstrap_resamples": self.resamples,
             "confidence_level": 0.95,
             "seed": self.seed,
+            "reference": self.reference,
             "seconds": self.seconds,
+            "explain_seconds": self.explain_seconds,
+            "forward_seconds": self.forward_seconds,
+            "texts_per_second": self.texts_per_second,
             "forward_sequences": self.forward_sequences,
+            "forward_tokens": self.forward_tokens,
             "log_odds_probability_floor": PROBABILITY_FLOOR,
             "floored_probabilities": self.floored_probabilities,
+            "mean_unperturbed_probability": self.p0_mean,
             "methods": self.methods,
             "heads_kept": self.heads_kept,
+            "notes": self.notes,
             "variants": [s.to_json() for s in self.scores],
         }
 
@@ -70,122 +93,136 @@ def write_report(report: EvaluationReport, out: Path) -> list[Path]:
     return paths
 
 
-def _estimate(value: Estimate, signed: bool = False) -> str:
+def interval(value: Estimate, signed: bool = False) -> str:
     sign = "+" if signed else ""
     return f"{value.mean:{sign}.3f} [{value.low:{sign}.3f}, {value.high:{sign}.3f}]"
 
 
-def _cells(scores: VariantScores) -> str:
-    return f"{_estimate(scores.aopc)} | {_estimate(scores.log_odds)} | {_estimate(scores.sufficiency)}"
+def gain_text(gain: Estimate | None, reference_value: Estimate | None) -> str:
+    if gain is None:
+        return "—"
+    relative = ""
+    if reference_value is not None and reference_value.mean != 0:
+        relative = f" ({100 * gain.mean / abs(reference_value.mean):+.1f}%)"
+    return interval(gain, signed=True) + relative
 
 
-def _relative(advantage: Estimate, baseline: Estimate) -> str:
-    if baseline.mean == 0:
-        return ""
-    return f" ({100 * advantage.mean / abs(baseline.mean):+.1f}%)"
+def metric_header(metric: Metric) -> str:
+    return f"{metric.label} {metric.arrow}"
 
 
-def method_table(report: EvaluationReport) -> str:
+def protocol_table(report: EvaluationReport, protocol: str, names: list[str]) -> str:
+    """One row per variant: each metric of ``protocol`` with its interval and its gain over the reference."""
+    metrics = protocol_metrics(protocol, report.protocols)
     scores = report.by_name()
-    has_reference = REFERENCE in scores
-    header = "| method | AOPC ↑ | LOdds ↓ | sufficiency ↓ |"
-    rule = "|---|---|---|---|"
-    if has_reference:
-        header += " Mask-LRP's AOPC advantage | Mask-LRP's LOdds advantage |"
-        rule += "---|---|"
-    rows = [header, rule]
-    for name in report.methods:
-        s = scores[name]
-        row = f"| {name} | {_cells(s)} |"
-        if has_reference:
-            if s.aopc_advantage is None or s.log_odds_advantage is None:
-                row += " — | — |"
-            else:
-                row += (
-                    f" {_estimate(s.aopc_advantage, True)}{_relative(s.aopc_advantage, s.aopc)} |"
-                    f" {_estimate(s.log_odds_advantage, True)}{_relative(s.log_odds_advantage, s.log_odds)} |"
-                )
-        rows.append(row)
+    reference = scores.get(report.reference) if report.reference else None
+    header = "| method | " + " | ".join(f"{metric_header(m)} | gain" for m in metrics) + " |"
+    rows = [header, "|---|" + "---|---|" * len(metrics)]
+    for name in names:
+        protocol_scores = scores[name].protocols[protocol]
+        cells = []
+        for metric in metrics:
+            score = protocol_scores.metrics[metric.name]
+            reference_value = reference.value(protocol, metric.name) if reference else None
+            cells += [interval(score.value), gain_text(score.gain, reference_value)]
+        label = f"**{name}** (reference)" if name == report.reference else name
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
-def random_variants(report: EvaluationReport) -> list[VariantScores]:
-    return [s for s in report.scores if s.name.startswith(f"{REFERENCE}:random-")]
+def rank_table(report: EvaluationReport) -> str:
+    """Each method's rank (1 = most faithful) on the first metric of every protocol, and on SRG."""
+    scores = report.by_name()
+    columns = headline_metrics(report.protocols)
+    ranks: dict[tuple[str, str], dict[str, int]] = {}
+    for protocol, metric in columns:
+        means = {n: scores[n].value(protocol, metric.name).mean for n in report.methods}
+        ordered = sorted(means, key=lambda n: -means[n] if metric.higher_is_better else means[n])
+        ranks[(protocol, metric.name)] = {n: i + 1 for i, n in enumerate(ordered)}
+    header = "| method | " + " | ".join(f"{p} {m.label} {m.arrow}" for p, m in columns) + " |"
+    rows = [header, "|---|" + "---|" * len(columns)]
+    for name in report.methods:
+        cells = [f"{ranks[(p, m.name)][name]} ({scores[name].value(p, m.name).mean:.3f})" for p, m in columns]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def ablation_names(report: EvaluationReport) -> list[str]:
+    return [s.name for s in report.scores if s.name.startswith(f"{MASKED_METHOD}:")]
 
 
 def ablation_table(report: EvaluationReport) -> str:
+    """Mask-LRP under every head mask: the first metric of every protocol (and SRG), with intervals."""
     scores = report.by_name()
-    rows = [
-        "| Mask-LRP head mask | heads kept | AOPC ↑ | LOdds ↓ | sufficiency ↓ |",
-        "|---|---|---|---|---|",
-    ]
     labels = {
-        REFERENCE: "calibrated (synt+pos, the artifact's default)",
-        f"{REFERENCE}:syntactic": "syntactic heads only (synt)",
-        f"{REFERENCE}:positional": "positional heads only (pos)",
-        f"{REFERENCE}:all": "all heads (all)",
+        MASKED_METHOD: "calibrated (the artifact's default)",
+        f"{MASKED_METHOD}:syntactic": "syntactic heads only",
+        f"{MASKED_METHOD}:positional": "positional heads only",
+        f"{MASKED_METHOD}:all": "all heads",
         TRANSATT: "all heads without step 4's factor 2 (= transatt)",
-        f"{REFERENCE}:none": "no head",
+        f"{MASKED_METHOD}:none": "no head",
     }
-    for name, label in labels.items():
-        if name in scores:
-            s = scores[name]
-            kept = report.heads_kept.get(name, "")
-            rows.append(f"| {label} | {kept} | {_cells(s)} |")
-    randoms = random_variants(report)
-    for s in randoms:
-        seed = s.name.rsplit("-", 1)[1]
-        kept = report.heads_kept.get(s.name, "")
-        rows.append(f"| random, seed {seed} | {kept} | {_cells(s)} |")
-    if randoms:
-        rows.append(
-            f"| random, mean ± sd over {len(randoms)} seeds | {report.heads_kept.get(randoms[0].name, '')} | "
-            f"{_spread([s.aopc.mean for s in randoms])} | {_spread([s.log_odds.mean for s in randoms])} | "
-            f"{_spread([s.sufficiency.mean for s in randoms])} |"
-        )
+    rows_of = [n for n in labels if n in scores] + [n for n in ablation_names(report) if ":random-" in n]
+    columns = headline_metrics(report.protocols)
+    header = "| Mask-LRP head mask | heads kept | " + " | ".join(f"{p} {m.label} {m.arrow}" for p, m in columns) + " |"
+    rows = [header, "|---|---|" + "---|" * len(columns)]
+    for name in rows_of:
+        label = labels.get(name) or f"random, seed {name.rsplit('-', 1)[1]}"
+        cells = [interval(scores[name].value(p, m.name)) for p, m in columns]
+        rows.append(f"| {label} | {report.heads_kept.get(name, '')} | " + " | ".join(cells) + " |")
+    randoms = [n for n in rows_of if ":random-" in n]
+    if len(randoms) > 1:
+        cells = []
+        for p, m in columns:
+            means = [scores[n].value(p, m.name).mean for n in randoms]
+            cells.append(f"{np.mean(means):.3f} ± {np.std(means, ddof=1):.3f}")
+        kept = report.heads_kept.get(randoms[0], "")
+        rows.append(f"| random masks, mean ± sd over {len(randoms)} | {kept} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
-def _spread(values: list[float]) -> str:
-    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1) if len(values) > 1 else 0.0:.3f}"
-
-
-def best_methods(report: EvaluationReport) -> tuple[str, str]:
-    """The method rows with the highest AOPC and with the lowest log-odds."""
-    scores = report.by_name()
-    best_aopc = max(report.methods, key=lambda name: scores[name].aopc.mean)
-    best_log_odds = min(report.methods, key=lambda name: scores[name].log_odds.mean)
-    return best_aopc, best_log_odds
+def timing_line(report: EvaluationReport) -> str:
+    return (
+        f"{report.texts_evaluated} texts × {len(report.methods)} rankings (random floor included) × "
+        f"{len(report.protocols)} protocols: explaining {report.explain_seconds:.0f} s, "
+        f"{report.forward_sequences:,} distinct perturbed sequences ({report.forward_tokens:,} tokens with "
+        f"padding) forward in {report.forward_seconds:.0f} s; {report.texts_per_second:.2f} texts/s; "
+        f"{report.seconds:.0f} s in all. {report.floored_probabilities} probabilities raised to the log-odds "
+        f"floor of {PROBABILITY_FLOOR:g}."
+    )
 
 
 def markdown(report: EvaluationReport) -> str:
-    best_aopc, best_log_odds = best_methods(report)
+    protocol_list = "; ".join(f"`{p}`: {PROTOCOLS[p].description}" for p in report.protocols)
+    reference = f"`{report.reference}`" if report.reference else "none"
     lines = [
         "# Faithfulness evaluation",
         "",
         f"Artifact `{report.artifact}`, data `{report.data}`: {report.texts_evaluated} of "
         f"{report.texts_read} texts evaluated ({report.skipped_short} shorter than {report.min_tokens} "
         f"tokens skipped, {report.truncated} truncated to the model's maximum length). Each text explains "
-        f"its gold label; the top {', '.join(f'{k:.0%}' for k in FRACTIONS[:3])} … 100% of its "
-        "non-special tokens are replaced by the pad token. Intervals are 95% percentile bootstrap "
-        f"intervals over {report.resamples} resamples of the texts (seed {report.seed}); an advantage is "
-        "Mask-LRP's minus the method's AOPC, or the method's minus Mask-LRP's log-odds, on the same "
-        "resamples (positive: Mask-LRP is more faithful; in brackets relative to the method's value).",
+        f"its gold label. Protocols ({protocol_list}) take the top 1/9, 2/9 … 100% of the non-special "
+        "tokens; ERASER's comprehensiveness (without the top tokens) and sufficiency (with only them) take "
+        f"{', '.join(f'{k:.0%}' for k in ERASER_FRACTIONS)} (rounded up) with the protocol's operator. "
+        f"`{RANDOM}` ranks the tokens at random (seed {report.seed}): the floor. Intervals are 95% "
+        f"percentile bootstrap intervals over {report.resamples} resamples of the texts (seed "
+        f"{report.seed}); a gain is the method's paired difference to the reference ({reference}) on the "
+        "same resamples, positive when the method is more faithful (in brackets: relative to the "
+        "reference's value).",
         "",
-        method_table(report),
+        *[f"Note: {note}." for note in report.notes],
+        "## Rank of each method per protocol",
         "",
-        f"Highest AOPC: **{best_aopc}**; lowest log-odds: **{best_log_odds}**.",
+        "1 = most faithful; in brackets the mean.",
+        "",
+        rank_table(report),
     ]
-    if any(name.startswith(f"{REFERENCE}:") for name in report.by_name()):
+    for protocol in report.protocols:
+        lines += ["", f"## `{protocol}`: {PROTOCOLS[protocol].description}", ""]
+        lines.append(protocol_table(report, protocol, report.methods))
+    if ablation_names(report):
         lines += ["", "## Head-mask ablation of Mask-LRP", "", ablation_table(report)]
-    lines += [
-        "",
-        f"{report.forward_sequences} distinct perturbed sequences run forward; "
-        f"{report.floored_probabilities} probabilities raised to the log-odds floor "
-        f"of {PROBABILITY_FLOOR:g}; "
-        f"{report.seconds:.0f} s in all.",
-        "",
-    ]
+    lines += ["", timing_line(report), ""]
     return "\n".join(lines)
 
 
@@ -196,36 +233,23 @@ def plot_curves(report: EvaluationReport, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     scores = report.by_name()
-    ablations = [s for s in report.scores if s.name.startswith(f"{REFERENCE}:")]
-    panels = 3 if ablations else 2
-    figure, axes = plt.subplots(1, panels, figsize=(6 * panels, 5), squeeze=False)
+    panels = len(report.protocols)
+    figure, axes = plt.subplots(1, panels, figsize=(5 * panels, 4.5), squeeze=False)
     fractions = np.concatenate([[0.0], FRACTIONS])
     styles = ["-", "--", ":", "-."]
-    for index, name in enumerate(report.methods):
-        style = dict(linestyle=styles[index // 10 % len(styles)], linewidth=2.5 if name == REFERENCE else 1.2)
-        axes[0, 0].plot(fractions, [0.0, *scores[name].probability_drop], label=name, **style)
-        axes[0, 1].plot(FRACTIONS, scores[name].probability_drop_kept, label=name, **style)
-    axes[0, 0].set_title("deletion: top tokens replaced (higher is better)")
-    axes[0, 0].set_xlabel("fraction of tokens replaced, most relevant first")
-    axes[0, 1].set_title("sufficiency: only the top tokens kept (lower is better)")
-    axes[0, 1].set_xlabel("fraction of tokens kept, most relevant first")
-    if ablations:
-        for s in [scores[n] for n in (REFERENCE, TRANSATT) if n in scores] + ablations:
-            random = ":random-" in s.name
-            label = ("random masks" if s.name.endswith("-0") else None) if random else s.name
-            axes[0, 2].plot(
-                fractions,
-                [0.0, *s.probability_drop],
-                label=label,
-                color="grey" if random else None,
-                linewidth=0.8 if random else 1.5,
-            )
-        axes[0, 2].set_title("Mask-LRP head masks: deletion (higher is better)")
-        axes[0, 2].set_xlabel("fraction of tokens replaced, most relevant first")
-    for axis in axes[0]:
-        axis.set_ylabel("mean drop of the gold-class probability")
+    for axis, protocol in zip(axes[0], report.protocols, strict=True):
+        for index, name in enumerate(report.methods):
+            probability = scores[name].protocols[protocol].probability
+            style = dict(linestyle=styles[index // 10 % len(styles)], linewidth=1.2)
+            if name == RANDOM:
+                style = dict(color="grey", linestyle=":", linewidth=1.5)
+            axis.plot(fractions, [report.p0_mean, *probability], label=name, **style)
+        better = "higher" if not PROTOCOLS[protocol].most_relevant_first else "lower"
+        axis.set_title(f"{protocol}: {PROTOCOLS[protocol].description}\n({better} is better)", fontsize=9)
+        axis.set_xlabel("fraction of tokens affected")
+        axis.set_ylabel("mean gold-class probability")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=7)
+        axis.legend(fontsize=6)
     figure.suptitle(f"{report.texts_evaluated} texts of {Path(report.data).name}")
     figure.tight_layout()
     figure.savefig(path, dpi=110)

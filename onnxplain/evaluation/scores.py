@@ -1,8 +1,16 @@
-"""From perturbation curves to the reported figures: each variant's AOPC, log-odds and sufficiency with
-bootstrap intervals, and the paired difference to a reference method (Mask-LRP) on the same resamples."""
+"""From perturbation curves to the reported figures: per protocol, each variant's metrics with bootstrap
+intervals, and the paired gain of each variant over a reference on the same resamples.
+
+Most-relevant-first protocols (pad, mask, delete) report AOPC and log-odds of their curve and ERASER's
+comprehensiveness and sufficiency with their operator; ``lerf`` reports its AOPC (lower is better) and,
+when ``pad`` (the same operator, most relevant first) was evaluated too, SRG. A gain is oriented so that
+positive means the variant is more faithful than the reference: its value minus the reference's for a
+metric where higher is better, the reference's minus its value where lower is better.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,65 +21,133 @@ from onnxplain.evaluation.metrics import (
     aopc,
     bootstrap_estimate,
     bootstrap_indices,
+    comprehensiveness,
     log_odds,
     sufficiency,
+    symmetric_relevance_gain,
 )
+from onnxplain.evaluation.protocols import LERF, PAD, PROTOCOLS
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    higher_is_better: bool
+
+    @property
+    def arrow(self) -> str:
+        return "↑" if self.higher_is_better else "↓"
+
+
+AOPC = Metric("aopc", "AOPC", True)
+LOG_ODDS = Metric("log_odds", "LOdds", False)
+COMPREHENSIVENESS = Metric("comprehensiveness", "comprehensiveness", True)
+SUFFICIENCY = Metric("sufficiency", "sufficiency", False)
+LERF_AOPC = Metric("aopc", "AOPC", False)
+SRG = Metric("srg", "SRG", True)
+
+
+def protocol_metrics(protocol: str, protocols: Sequence[str]) -> list[Metric]:
+    """The metrics reported for ``protocol`` when ``protocols`` were evaluated."""
+    if protocol == LERF:
+        return [LERF_AOPC, SRG] if PAD in protocols else [LERF_AOPC]
+    return [AOPC, LOG_ODDS, COMPREHENSIVENESS, SUFFICIENCY]
+
+
+def headline_metrics(protocols: Sequence[str]) -> list[tuple[str, Metric]]:
+    """The metric that ranks methods under each protocol (its first), and SRG: the rank table's columns."""
+    return [
+        (protocol, metric)
+        for protocol in protocols
+        for index, metric in enumerate(protocol_metrics(protocol, protocols))
+        if index == 0 or metric == SRG
+    ]
+
+
+@dataclass(frozen=True)
+class MetricScore:
+    value: Estimate
+    gain: Estimate | None  # over the reference (positive: this variant is more faithful); None for it
+
+    def to_json(self) -> dict[str, object]:
+        return {**self.value.to_json(), "gain": None if self.gain is None else self.gain.to_json()}
+
+
+@dataclass(frozen=True)
+class ProtocolScores:
+    metrics: dict[str, MetricScore]
+    probability: list[float]  # mean gold-class probability after each step, FRACTIONS order
+
+    def to_json(self) -> dict[str, object]:
+        return {**{name: score.to_json() for name, score in self.metrics.items()}, "probability": self.probability}
 
 
 @dataclass(frozen=True)
 class VariantScores:
     name: str
-    aopc: Estimate  # higher is better
-    log_odds: Estimate  # lower is better
-    sufficiency: Estimate  # lower is better
-    # The reference's advantage over this variant (positive = the reference is more faithful): its AOPC
-    # minus this AOPC, and this log-odds minus its log-odds. None for the reference itself.
-    aopc_advantage: Estimate | None
-    log_odds_advantage: Estimate | None
-    probability_drop: list[float]  # mean p0 - p_k after deletion, per fraction
-    probability_drop_kept: list[float]  # mean p0 - p_k when only the top tokens are kept, per fraction
+    protocols: dict[str, ProtocolScores]
+
+    def value(self, protocol: str, metric: str) -> Estimate:
+        return self.protocols[protocol].metrics[metric].value
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "aopc": self.aopc.to_json(),
-            "log_odds": self.log_odds.to_json(),
-            "sufficiency": self.sufficiency.to_json(),
-            "reference_aopc_advantage": _optional(self.aopc_advantage),
-            "reference_log_odds_advantage": _optional(self.log_odds_advantage),
-            "probability_drop": self.probability_drop,
-            "probability_drop_kept": self.probability_drop_kept,
-        }
+        return {"name": self.name, "protocols": {name: s.to_json() for name, s in self.protocols.items()}}
 
 
-def _optional(estimate: Estimate | None) -> dict[str, float] | None:
-    return None if estimate is None else estimate.to_json()
+def per_text_values(curves: Curves) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """``values[protocol][variant][metric]``: every metric's value on every text."""
+    protocols = list(curves.steps)
+    values: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    for protocol in protocols:
+        operator = PROTOCOLS[protocol].operator
+        values[protocol] = {}
+        for name, curve in curves.steps[protocol].items():
+            if protocol == LERF:
+                entry = {LERF_AOPC.name: aopc(curves.p0, curve)}
+                if PAD in curves.steps:
+                    entry[SRG.name] = symmetric_relevance_gain(curves.steps[PAD][name], curve)
+            else:
+                entry = {
+                    AOPC.name: aopc(curves.p0, curve),
+                    LOG_ODDS.name: log_odds(curves.p0, curve),
+                    COMPREHENSIVENESS.name: comprehensiveness(curves.p0, curves.comprehensiveness[operator][name]),
+                    SUFFICIENCY.name: sufficiency(curves.p0, curves.sufficiency[operator][name]),
+                }
+            values[protocol][name] = entry
+    return values
+
+
+def best_variant(curves: Curves, candidates: Sequence[str]) -> str | None:
+    """The candidate with the best mean of the first protocol's first metric (pad: the highest AOPC)."""
+    if not candidates or not curves.steps:
+        return None
+    protocol = next(iter(curves.steps))
+    metric = protocol_metrics(protocol, list(curves.steps))[0]
+    values = per_text_values(curves)[protocol]
+    means = {name: float(values[name][metric.name].mean()) for name in candidates}
+    return max(means, key=means.get) if metric.higher_is_better else min(means, key=means.get)  # type: ignore[arg-type]
 
 
 def score_curves(curves: Curves, *, reference: str | None, resamples: int, seed: int) -> list[VariantScores]:
-    """Scores of every variant in ``curves`` (in its order); intervals are over the same resamples."""
+    """Scores of every variant in ``curves`` (in its order); every interval and gain uses the same resamples
+    of the texts, so gains are paired."""
     indices = bootstrap_indices(len(curves.p0), resamples, seed)
-    per_example = {
-        name: (aopc(curves.p0, curves.deletion[name]), log_odds(curves.p0, curves.deletion[name]))
-        for name in curves.deletion
-    }
+    values = per_text_values(curves)
+    protocols = list(curves.steps)
     scores = []
-    for name, (aopc_values, log_odds_values) in per_example.items():
-        aopc_advantage = log_odds_advantage = None
-        if reference is not None and reference in per_example and name != reference:
-            reference_aopc, reference_log_odds = per_example[reference]
-            aopc_advantage = bootstrap_estimate(reference_aopc - aopc_values, indices)
-            log_odds_advantage = bootstrap_estimate(log_odds_values - reference_log_odds, indices)
-        scores.append(
-            VariantScores(
-                name=name,
-                aopc=bootstrap_estimate(aopc_values, indices),
-                log_odds=bootstrap_estimate(log_odds_values, indices),
-                sufficiency=bootstrap_estimate(sufficiency(curves.p0, curves.sufficiency[name]), indices),
-                aopc_advantage=aopc_advantage,
-                log_odds_advantage=log_odds_advantage,
-                probability_drop=np.mean(curves.p0[:, None] - curves.deletion[name], axis=0).tolist(),
-                probability_drop_kept=np.mean(curves.p0[:, None] - curves.sufficiency[name], axis=0).tolist(),
-            )
-        )
+    for name in curves.variants():
+        by_protocol = {}
+        for protocol in protocols:
+            metrics = {}
+            for metric in protocol_metrics(protocol, protocols):
+                own = values[protocol][name][metric.name]
+                gain = None
+                if reference is not None and reference != name and reference in values[protocol]:
+                    difference = own - values[protocol][reference][metric.name]
+                    gain = bootstrap_estimate(difference if metric.higher_is_better else -difference, indices)
+                metrics[metric.name] = MetricScore(bootstrap_estimate(own, indices), gain)
+            probability = curves.steps[protocol][name].mean(axis=0).tolist()
+            by_protocol[protocol] = ProtocolScores(metrics, probability)
+        scores.append(VariantScores(name, by_protocol))
     return scores
