@@ -1,10 +1,14 @@
-"""The evaluation through the runtime on the tiny exported BERT: batched equals one text at a time, the
-curves' end points are what they must be, and ``onnxplain evaluate`` writes a complete report."""
+"""The evaluation through the runtime on the tiny exported BERT: every protocol's probabilities equal a plain
+re-implementation that runs each perturbed text alone (so deletion's shorter copies, padded in a batch,
+are checked against unpadded runs), batched equals one text at a time, the random floor is seeded, and
+``onnxplain evaluate`` writes a complete report and comparison page."""
 
 from __future__ import annotations
 
 import csv
 import json
+import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +17,15 @@ import pytest
 from onnxplain.cli import main
 from onnxplain.evaluation.ablation import ablation_variants
 from onnxplain.evaluation.data import LabelledText
-from onnxplain.evaluation.encoding import select_texts
-from onnxplain.evaluation.faithfulness import Curves, Variant, log_softmax, perturbation_curves
+from onnxplain.evaluation.encoding import EncodedText, select_texts
+from onnxplain.evaluation.faithfulness import Curves, Variant, forward_chunks, log_softmax, perturbation_curves
+from onnxplain.evaluation.floor import RANDOM
+from onnxplain.evaluation.protocols import PROTOCOLS
 from onnxplain.runtime import Explainer
 
 WORDS = "the film is a warm funny and sharp look at love loss music friends and the long road home".split()
+MASK_ID = 103  # [MASK] of the MiniLM tokenizer the tiny model uses
+ALL = list(PROTOCOLS.values())
 
 
 def sentences(count: int, seed: int = 0) -> list[LabelledText]:
@@ -33,90 +41,198 @@ def explainer(tiny_artifact: Path) -> Explainer:
     return Explainer.load(tiny_artifact)
 
 
-def test_batched_evaluation_equals_one_text_at_a_time(explainer: Explainer) -> None:
-    examples = sentences(12)
-    texts = select_texts(examples, explainer.tokenize([e.text for e in examples]), min_tokens=20).texts
-    assert 4 <= len(texts) < len(examples)  # some are skipped, and several lengths remain
-    methods = [m for m in explainer.methods if m in ("mask-lrp", "transatt", "attnlrp", "grad-input")]
-    variants = [Variant(m, m) for m in methods] + ablation_variants(explainer.manifest, random_masks=2)
-    one_by_one = perturbation_curves(explainer, texts, variants, batch_size=1, forward_batch_size=1)
-    batched = perturbation_curves(explainer, texts, variants, batch_size=5, forward_batch_size=64)
-    np.testing.assert_allclose(batched.p0, one_by_one.p0, rtol=0, atol=1e-5)
-    for variant in variants:
-        np.testing.assert_allclose(batched.deletion[variant.name], one_by_one.deletion[variant.name], atol=1e-5)
-        kept_batched, kept_alone = batched.sufficiency[variant.name], one_by_one.sufficiency[variant.name]
-        np.testing.assert_allclose(kept_batched, kept_alone, atol=1e-5)
-    assert batched.forward_sequences < len(texts) * len(variants) * 18  # de-duplication saved some calls
+def encoded(explainer: Explainer, count: int, seed: int) -> list[EncodedText]:
+    examples = sentences(count, seed)
+    return select_texts(examples, explainer.tokenize([e.text for e in examples]), min_tokens=20).texts
 
 
-def test_curve_end_points(explainer: Explainer) -> None:
-    examples = sentences(6, seed=1)
-    texts = select_texts(examples, explainer.tokenize([e.text for e in examples]), min_tokens=20).texts
-    curves = perturbation_curves(explainer, texts, [Variant("mask-lrp", "mask-lrp")], batch_size=4)
+def probability_alone(explainer: Explainer, ids: list[int], label: int) -> float:
+    """The gold-class probability of one unpadded sequence, run on its own."""
+    input_ids = np.asarray([ids], dtype=np.int64)
+    logits = explainer.run(input_ids, np.ones_like(input_ids), methods=())["logits"]
+    return float(np.exp(log_softmax(logits)[0, label]))
+
+
+def plain_steps(protocol: str, ids: list[int], ranked: list[int]) -> list[list[int]]:
+    """Each step's sequence, written out with lists: ranked = candidate positions, most relevant first."""
+    taken = ranked[::-1] if protocol == "lerf" else ranked
+    steps = []
+    for j in range(1, 10):
+        affected = set(taken[: round(j * len(ranked) / 9)])
+        if protocol == "delete":
+            steps.append([t for i, t in enumerate(ids) if i not in affected])
+        else:
+            token = MASK_ID if protocol == "mask" else 0
+            steps.append([token if i in affected else t for i, t in enumerate(ids)])
+    return steps
+
+
+def test_every_protocol_equals_a_plain_reimplementation_run_text_by_text(explainer: Explainer) -> None:
+    texts = encoded(explainer, 8, seed=3)[:4]
+    assert len({len(t.input_ids) for t in texts}) > 1  # several lengths: the batch is padded
+    variants = [Variant("attnlrp", "attnlrp"), Variant(RANDOM, None)]
+    curves = perturbation_curves(
+        explainer, texts, variants, ALL, mask_token_id=MASK_ID, seed=5, batch_size=4, forward_batch_size=512
+    )
     for row, text in enumerate(texts):
-        logits = explainer.run(text.input_ids[None, :], np.ones((1, len(text.input_ids)), dtype=np.int64))
-        expected_p0 = np.exp(log_softmax(logits["logits"])[0, text.label])
-        assert curves.p0[row] == pytest.approx(expected_p0, abs=1e-6)
-        # keeping 100% of the tokens is the original text; deleting 100% leaves only the special tokens
-        assert curves.sufficiency["mask-lrp"][row, -1] == pytest.approx(expected_p0, abs=1e-6)
-        blank = np.where(text.special_tokens, text.input_ids, explainer.manifest.pad_token_id)
-        logits = explainer.run(blank[None, :], np.ones((1, len(blank)), dtype=np.int64))["logits"]
-        assert curves.deletion["mask-lrp"][row, -1] == pytest.approx(
-            np.exp(log_softmax(logits)[0, text.label]), abs=1e-6
-        )
+        ids = text.input_ids.tolist()
+        alone = explainer.run(text.input_ids[None, :], np.ones((1, len(ids)), dtype=np.int64), ("attnlrp",),
+                              target=np.asarray([text.label]))["attnlrp"][0]  # fmt: skip
+        np.testing.assert_allclose(curves.relevance["attnlrp"][row], alone, atol=1e-5)
+        for variant in variants:
+            relevance = curves.relevance[variant.name][row].tolist()
+            candidates = [i for i in range(len(ids)) if not text.special_tokens[i]]
+            ranked = sorted(candidates, key=lambda i: (-relevance[i], i))
+            for protocol in PROTOCOLS:
+                expected = [probability_alone(explainer, s, text.label) for s in plain_steps(protocol, ids, ranked)]
+                np.testing.assert_allclose(curves.steps[protocol][variant.name][row], expected, atol=2e-5)
+            for fraction_index, fraction in enumerate((0.01, 0.05, 0.1, 0.2, 0.5)):
+                count = math.ceil(fraction * len(ranked))
+                without = [t for i, t in enumerate(ids) if i not in set(ranked[:count])]
+                only = [t for i, t in enumerate(ids) if i not in set(ranked[count:])]
+                got_without = curves.comprehensiveness["delete"][variant.name][row, fraction_index]
+                got_only = curves.sufficiency["delete"][variant.name][row, fraction_index]
+                assert got_without == pytest.approx(probability_alone(explainer, without, text.label), abs=2e-5)
+                assert got_only == pytest.approx(probability_alone(explainer, only, text.label), abs=2e-5)
+        assert curves.p0[row] == pytest.approx(probability_alone(explainer, ids, text.label), abs=1e-6)
 
 
-def test_evaluate_command_writes_the_report(tiny_artifact: Path, tmp_path: Path, capsys) -> None:
-    data = tmp_path / "heldout.csv"
-    with data.open("w", newline="", encoding="utf-8") as handle:
+def test_batched_evaluation_equals_one_text_at_a_time(explainer: Explainer) -> None:
+    texts = encoded(explainer, 12, seed=0)
+    assert 4 <= len(texts) < 12  # some are skipped, and several lengths remain
+    methods = [m for m in explainer.methods if m in ("mask-lrp", "transatt", "grad-input")]
+    variants = [Variant(m, m) for m in methods] + [Variant(RANDOM, None)]
+    variants += ablation_variants(explainer.manifest, random_masks=1)
+    one = perturbation_curves(
+        explainer, texts, variants, ALL, mask_token_id=MASK_ID, batch_size=1, forward_batch_size=1
+    )
+    batched = perturbation_curves(
+        explainer, texts, variants, ALL, mask_token_id=MASK_ID, batch_size=5, forward_batch_size=64, forward_tokens=900
+    )
+    np.testing.assert_allclose(batched.p0, one.p0, rtol=0, atol=1e-5)
+    for group in ("steps", "comprehensiveness", "sufficiency"):
+        for key, by_variant in getattr(one, group).items():
+            for name, curve in by_variant.items():
+                np.testing.assert_allclose(getattr(batched, group)[key][name], curve, atol=1e-5, err_msg=name)
+    rankings_by_text = len(texts) * len(variants)
+    assert batched.forward_sequences < rankings_by_text * (4 * 9 + 3 * 10)  # de-duplication saved some calls
+
+
+def test_the_random_floor_is_seeded_and_independent_of_batching(explainer: Explainer) -> None:
+    texts = encoded(explainer, 8, seed=4)
+    floor = [Variant(RANDOM, None)]
+    pad = [PROTOCOLS["pad"]]
+    first = perturbation_curves(explainer, texts, floor, pad, seed=11, batch_size=2)
+    again = perturbation_curves(explainer, texts, floor, pad, seed=11, batch_size=7)
+    other = perturbation_curves(explainer, texts, floor, pad, seed=12, batch_size=2)
+    for a, b in zip(first.relevance[RANDOM], again.relevance[RANDOM], strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(first.steps["pad"][RANDOM], again.steps["pad"][RANDOM])
+    assert not all(np.array_equal(a, b) for a, b in zip(first.relevance[RANDOM], other.relevance[RANDOM], strict=True))
+    assert not np.allclose(first.steps["pad"][RANDOM], other.steps["pad"][RANDOM])
+
+
+def test_forward_chunks_respect_both_limits() -> None:
+    lengths = [5, 40, 7, 7, 30, 100, 6]
+    chunks = forward_chunks(lengths, max_sequences=3, max_tokens=60)
+    assert sorted(i for c in chunks for i in c.tolist()) == list(range(len(lengths)))
+    for chunk in chunks:
+        assert len(chunk) <= 3
+        assert len(chunk) == 1 or len(chunk) * max(lengths[i] for i in chunk) <= 60
+    assert [lengths[i] for i in chunks[-1]] == [100]  # longer than the token limit: alone
+
+
+def test_saved_curves_load_back_and_runs_on_parts_of_the_data_pool(explainer: Explainer, tmp_path: Path) -> None:
+    texts = encoded(explainer, 10, seed=6)
+    variants = [Variant("grad-input", "grad-input"), Variant(RANDOM, None)]
+    protocols = [PROTOCOLS["delete"], PROTOCOLS["lerf"]]
+    whole = perturbation_curves(explainer, texts, variants, protocols)
+    parts = [perturbation_curves(explainer, texts[:3], variants, protocols)]
+    parts.append(perturbation_curves(explainer, texts[3:], variants, protocols))
+    for index, part in enumerate(parts):
+        part.save(tmp_path / f"part{index}.npz")
+    pooled = Curves.load(tmp_path / "part0.npz", tmp_path / "part1.npz")
+    np.testing.assert_allclose(pooled.p0, whole.p0, atol=1e-6)
+    assert list(pooled.steps) == ["delete", "lerf"] and list(pooled.comprehensiveness) == ["delete"]
+    for name in ("grad-input", RANDOM):
+        np.testing.assert_allclose(pooled.steps["lerf"][name], whole.steps["lerf"][name], atol=1e-5)
+        np.testing.assert_allclose(pooled.sufficiency["delete"][name], whole.sufficiency["delete"][name], atol=1e-5)
+        for a, b in zip(pooled.relevance[name], whole.relevance[name], strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def write_data(path: Path, count: int, seed: int) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["label", "text"])
-        writer.writerows([e.label, e.text] for e in sentences(10, seed=2))
+        writer.writerows([e.label, e.text] for e in sentences(count, seed))
+    return path
+
+
+def test_evaluate_command_writes_the_report_and_the_page(tiny_artifact: Path, tmp_path: Path, capsys) -> None:
+    data = write_data(tmp_path / "heldout.csv", 10, seed=2)
     out = tmp_path / "report"
-    argv = ["evaluate", str(tiny_artifact), "--data", str(data), "--out", str(out)]
-    argv += ["--methods", "mask-lrp,transatt,rollout", "--bootstrap", "50", "--random-masks", "2", "--quiet"]
+    argv = ["evaluate", str(tiny_artifact), "--data", str(data), "--out", str(out), "--bootstrap", "50"]
+    argv += ["--methods", "mask-lrp,transatt,rollout", "--random-masks", "2", "--page-texts", "2", "--quiet"]
     assert main(argv) == 0
-    assert "| mask-lrp |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| random |" in printed and "## `delete`" in printed
     results = json.loads((out / "results.json").read_text())
+    assert list(results["protocols"]) == ["pad", "mask", "delete", "lerf"]
+    assert results["methods"] == ["mask-lrp", "transatt", "rollout", RANDOM]
+    assert results["reference"] in ("mask-lrp", "transatt", "rollout")  # the best baseline by pad AOPC
     names = [v["name"] for v in results["variants"]]
-    assert names[:3] == ["mask-lrp", "transatt", "rollout"]
     assert {"mask-lrp:all", "mask-lrp:none", "mask-lrp:random-0", "mask-lrp:random-1"} <= set(names)
-    assert results["texts_read"] == 10
     assert results["texts_evaluated"] + results["skipped_shorter_than_min_tokens"] == 10
     assert results["heads_kept"]["mask-lrp"] == 5  # the fixture masks 3 of 8 heads
-    assert results["heads_kept"]["mask-lrp:random-0"] == 5
+    best = max(
+        results["methods"][:3], key=lambda n: results["variants"][names.index(n)]["protocols"]["pad"]["aopc"]["mean"]
+    )
+    assert results["reference"] == best
     for variant in results["variants"]:
-        aopc = variant["aopc"]
-        assert aopc["ci_low"] <= aopc["mean"] <= aopc["ci_high"]
-        assert len(variant["probability_drop"]) == 9
+        pad, lerf = variant["protocols"]["pad"], variant["protocols"]["lerf"]
+        assert pad["aopc"]["ci_low"] <= pad["aopc"]["mean"] <= pad["aopc"]["ci_high"]
+        assert set(pad) == {"aopc", "log_odds", "comprehensiveness", "sufficiency", "probability"}
+        assert set(lerf) == {"aopc", "srg", "probability"}
+        assert lerf["srg"]["mean"] == pytest.approx(pad["aopc"]["mean"] - lerf["aopc"]["mean"], abs=1e-9)
+        assert (pad["aopc"]["gain"] is None) == (variant["name"] == results["reference"])
+        assert len(pad["probability"]) == 9
+    assert results["texts_per_second"] > 0 and results["forward_tokens"] >= results["forward_sequences"]
+    page = (out / "results.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == 4 and page.count("<article>") == min(6, results["texts_evaluated"])
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # self-contained: nothing fetched
+    assert "<script" not in page and 'name="viewport"' in page
     assert (out / "curves.png").stat().st_size > 10_000
     assert "Head-mask ablation" in (out / "results.md").read_text()
     with np.load(out / "curves.npz") as arrays:
-        assert arrays["deletion/transatt"].shape == (results["texts_evaluated"], 9)
+        assert arrays["steps/delete/transatt"].shape == (results["texts_evaluated"], 9)
+        assert arrays["comprehensiveness/mask/random"].shape == (results["texts_evaluated"], 5)
 
 
-def test_evaluate_command_rejects_an_unknown_method(tiny_artifact: Path, tmp_path: Path, capsys) -> None:
+def test_evaluate_command_takes_protocols_and_a_reference(tiny_artifact: Path, tmp_path: Path) -> None:
+    data = write_data(tmp_path / "heldout.csv", 8, seed=7)
+    out = tmp_path / "report"
+    argv = ["evaluate", str(tiny_artifact), "--data", str(data), "--out", str(out), "--bootstrap", "20", "--quiet"]
+    argv += ["--methods", "attnlrp,grad-input", "--protocols", "lerf,delete", "--reference", "grad-input"]
+    assert main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["protocols"]) == ["lerf", "delete"] and results["reference"] == "grad-input"
+    attnlrp = results["variants"][0]["protocols"]
+    assert set(attnlrp["lerf"]) == {"aopc", "probability"}  # no SRG without the pad curve
+    assert attnlrp["delete"]["aopc"]["gain"] is not None
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--methods", "lime"], "has no method lime"),
+        (["--protocols", "pad,shuffle"], "unknown protocol shuffle"),
+        (["--methods", "attnlrp", "--reference", "rollout"], "--reference rollout is not among"),
+    ],
+)
+def test_evaluate_command_rejects_bad_options(tiny_artifact: Path, tmp_path: Path, capsys, extra, message) -> None:
     data = tmp_path / "heldout.csv"
     data.write_text("label,text\n0,a fine film\n", encoding="utf-8")
-    argv = ["evaluate", str(tiny_artifact), "--data", str(data), "--out", str(tmp_path), "--methods", "lime"]
+    argv = ["evaluate", str(tiny_artifact), "--data", str(data), "--out", str(tmp_path), *extra]
     assert main(argv) == 2
-    assert "has no method lime" in capsys.readouterr().err
-
-
-def test_saved_curves_load_back_and_runs_on_parts_of_the_data_pool(tmp_path) -> None:
-    def part(p0: list[float], offset: float) -> Curves:
-        p = np.asarray(p0)
-        deletion = {"a": p[:, None] - offset * np.ones((len(p), 9)), "b": p[:, None] * np.ones((len(p), 9))}
-        return Curves(p0=p, deletion=deletion, sufficiency={k: v / 2 for k, v in deletion.items()})
-
-    first, second = part([0.9, 0.8], 0.1), part([0.7], 0.2)
-    first.save(tmp_path / "first.npz", source_index=np.arange(2))
-    second.save(tmp_path / "second.npz", source_index=np.arange(1))
-    pooled = Curves.load(tmp_path / "first.npz", tmp_path / "second.npz")
-    assert np.array_equal(pooled.p0, [0.9, 0.8, 0.7])
-    assert list(pooled.deletion) == ["a", "b"]
-    for name in ("a", "b"):
-        assert np.array_equal(pooled.deletion[name], np.concatenate([first.deletion[name], second.deletion[name]]))
-        assert np.array_equal(
-            pooled.sufficiency[name], np.concatenate([first.sufficiency[name], second.sufficiency[name]])
-        )
+    assert message in capsys.readouterr().err

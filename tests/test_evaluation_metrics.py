@@ -1,4 +1,4 @@
-"""AOPC, log-odds, sufficiency and bootstrap intervals on hand-made numbers."""
+"""AOPC, log-odds, comprehensiveness, sufficiency, SRG and bootstrap intervals on hand-made numbers."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from onnxplain.evaluation.metrics import (
     aopc,
     bootstrap_estimate,
     bootstrap_indices,
+    comprehensiveness,
     floored,
     log_odds,
     sufficiency,
+    symmetric_relevance_gain,
 )
 
 P0 = np.array([0.8, 0.5])
@@ -49,6 +51,19 @@ def test_log_odds_floors_a_zero_probability() -> None:
 def test_sufficiency_is_the_drop_when_only_top_tokens_are_kept() -> None:
     kept = np.array([[0.2, 0.4, 0.6, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8]])
     assert sufficiency(np.array([0.8]), kept) == pytest.approx([(0.6 + 0.4 + 0.2) / 9])
+
+
+def test_comprehensiveness_is_the_drop_without_the_top_tokens() -> None:
+    without = np.array([[0.7, 0.6, 0.5, 0.3, 0.1], [0.5, 0.5, 0.6, 0.6, 0.5]])
+    assert comprehensiveness(P0, without) == pytest.approx([(0.1 + 0.2 + 0.3 + 0.5 + 0.7) / 5, -0.2 / 5])
+
+
+def test_srg_is_the_area_between_the_least_and_most_relevant_first_curves() -> None:
+    least_first = np.array([[0.8, 0.8, 0.7, 0.7, 0.6, 0.5, 0.4, 0.2, 0.1], [0.5] * 9])
+    gain = symmetric_relevance_gain(DELETION, least_first)
+    assert gain == pytest.approx([(0.0 + 0.2 + 0.3 + 0.5 + 0.5 + 0.4 + 0.3 + 0.1 + 0.0) / 9, 0.0])
+    # equal to MoRF's AOPC minus LeRF's
+    assert gain == pytest.approx(aopc(P0, DELETION) - aopc(P0, least_first))
 
 
 def test_bootstrap_of_a_constant_has_no_width() -> None:

@@ -123,7 +123,7 @@ def protocol_table(report: EvaluationReport, protocol: str, names: list[str]) ->
         cells = []
         for metric in metrics:
             score = protocol_scores.metrics[metric.name]
-            reference_value = reference.value(protocol, metric.name) if reference else None
+            reference_value = reference.value(protocol, metric.name) if reference and metric.relative else None
             cells += [interval(score.value), gain_text(score.gain, reference_value)]
         label = f"**{name}** (reference)" if name == report.reference else name
         rows.append(f"| {label} | " + " | ".join(cells) + " |")

@@ -34,6 +34,7 @@ class Metric:
     name: str
     label: str
     higher_is_better: bool
+    relative: bool = True  # gains also as a share of the reference's value (not for values near 0)
 
     @property
     def arrow(self) -> str:
@@ -43,8 +44,8 @@ class Metric:
 AOPC = Metric("aopc", "AOPC", True)
 LOG_ODDS = Metric("log_odds", "LOdds", False)
 COMPREHENSIVENESS = Metric("comprehensiveness", "comprehensiveness", True)
-SUFFICIENCY = Metric("sufficiency", "sufficiency", False)
-LERF_AOPC = Metric("aopc", "AOPC", False)
+SUFFICIENCY = Metric("sufficiency", "sufficiency", False, relative=False)
+LERF_AOPC = Metric("aopc", "AOPC", False, relative=False)
 SRG = Metric("srg", "SRG", True)
 
 
