@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from onnxplain.runtime import Explainer
 
 STEPS, COMPREHENSIVENESS, SUFFICIENCY = "steps", "comprehensiveness", "sufficiency"
+COUNTERS = ("forward_sequences", "forward_tokens", "explain_seconds", "forward_seconds", "cpu_seconds")
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,6 +58,7 @@ class Curves:
     forward_tokens: int = 0  # tokens of those sequences, padding included
     explain_seconds: float = 0.0
     forward_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # processor time of explaining and forward calls, all threads together
 
     def variants(self) -> list[str]:
         return list(next(iter(self.steps.values()))) if self.steps else []
@@ -75,6 +77,7 @@ class Curves:
         for name, values in self.relevance.items():
             arrays[f"relevance/{name}"] = np.concatenate(values) if values else np.zeros(0)
             arrays["token_counts"] = np.asarray([len(v) for v in values])
+        arrays.update({f"counters/{name}": np.asarray(getattr(self, name)) for name in COUNTERS})
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
     @classmethod
@@ -95,6 +98,9 @@ class Curves:
                 curves.relevance[rest] = [
                     part for run in runs for part in np.split(run[key], np.cumsum(run["token_counts"])[:-1])
                 ]
+            elif group == "counters":
+                kind = type(getattr(curves, rest))
+                setattr(curves, rest, kind(sum(run[key].item() for run in runs)))
         return curves
 
 
@@ -212,6 +218,7 @@ def perturbation_curves(
     )
     for start in range(0, count, batch_size):
         batch = texts[start : start + batch_size]
+        cpu_began = time.process_time()
         began = time.perf_counter()
         relevance = relevance_by_variant(explainer, batch, variants, seed)
         curves.explain_seconds += time.perf_counter() - began
@@ -234,6 +241,7 @@ def perturbation_curves(
         curves.forward_seconds += time.perf_counter() - began
         curves.forward_sequences += len(distinct.sequences)
         curves.forward_tokens += tokens
+        curves.cpu_seconds += time.process_time() - cpu_began
 
         gold = np.asarray([t.label for t in batch])[:, None]
         done = slice(start, start + len(batch))
