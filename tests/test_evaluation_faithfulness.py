@@ -236,3 +236,34 @@ def test_evaluate_command_rejects_bad_options(tiny_artifact: Path, tmp_path: Pat
     argv = ["evaluate", str(tiny_artifact), "--data", str(data), "--out", str(tmp_path), *extra]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_evaluate_command_merges_and_pools_saved_curves(tiny_artifact: Path, tmp_path: Path, capsys) -> None:
+    data = write_data(tmp_path / "heldout.csv", 12, seed=8)
+    common = ["evaluate", str(tiny_artifact), "--data", str(data), "--bootstrap", "20", "--quiet"]
+    common += ["--protocols", "pad,lerf"]
+
+    def evaluate(out: str, *extra: str) -> dict:
+        assert main([*common, "--out", str(tmp_path / out), *extra]) == 0
+        return json.loads((tmp_path / out / "results.json").read_text())
+
+    def aopc(results: dict, name: str) -> float:
+        variant = next(v for v in results["variants"] if v["name"] == name)
+        return variant["protocols"]["pad"]["aopc"]["mean"]
+
+    whole = evaluate("whole", "--methods", "attnlrp")
+    other = evaluate("other", "--methods", "grad-input")
+    first = evaluate("first", "--methods", "attnlrp", "--limit", "5")
+    rest = evaluate("rest", "--methods", "attnlrp", "--skip", "5")
+    assert first["texts_evaluated"] + rest["texts_evaluated"] == whole["texts_evaluated"]
+
+    merged = evaluate("merged", "--curves", str(tmp_path / "whole/curves.npz"), str(tmp_path / "other/curves.npz"))
+    assert merged["methods"] == ["attnlrp", "grad-input", RANDOM]
+    assert aopc(merged, "attnlrp") == aopc(whole, "attnlrp") and aopc(merged, "grad-input") == aopc(other, "grad-input")
+    pooled = evaluate("pooled", "--curves", str(tmp_path / "first/curves.npz"), str(tmp_path / "rest/curves.npz"))
+    assert aopc(pooled, "attnlrp") == pytest.approx(aopc(whole, "attnlrp"), abs=1e-6)
+    assert pooled["forward_sequences"] == first["forward_sequences"] + rest["forward_sequences"]
+
+    argv = [*common, "--out", str(tmp_path / "bad"), "--limit", "5", "--curves", str(tmp_path / "whole/curves.npz")]
+    assert main(argv) == 2
+    assert "other texts than --data selects" in capsys.readouterr().err

@@ -25,7 +25,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--reference",
         help="method every other is compared with, paired (default: the best baseline on the first protocol)",
     )
-    parser.add_argument("--limit", type=int, help="read only the first N texts of the data file")
+    parser.add_argument("--limit", type=int, help="read only the first N texts of the data file (after --skip)")
+    parser.add_argument(
+        "--skip", type=int, default=0, help="skip the first N texts of the data file (with --limit: evaluate a part)"
+    )
     parser.add_argument(
         "--text-column", default="text", help="text column or key; 0-based index for a CSV/TSV without a header row"
     )
@@ -58,6 +61,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=20,
         help="question answering artifacts: count gold answer tokens among this many most relevant (default 20)",
     )
+    parser.add_argument(
+        "--curves",
+        type=Path,
+        nargs="+",
+        metavar="NPZ",
+        help="score curves.npz files of earlier runs instead of computing: runs on the same texts are merged "
+        "(different methods), runs on disjoint parts of --data are pooled in the order given (same methods)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -66,13 +77,13 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from onnxplain.evaluation.ablation import MASKED_METHOD, ablation_variants, default_head_mask
+    from onnxplain.evaluation.ablation import MASKED_METHOD, ablation_variants
     from onnxplain.evaluation.data import read_labelled_texts
     from onnxplain.evaluation.encoding import select_texts
     from onnxplain.evaluation.faithfulness import Variant, perturbation_curves
     from onnxplain.evaluation.floor import RANDOM
-    from onnxplain.evaluation.protocols import choose_protocols, mask_token_id
-    from onnxplain.evaluation.report import TRANSATT
+    from onnxplain.evaluation.protocols import PROTOCOLS, choose_protocols, mask_token_id
+    from onnxplain.evaluation.saved import saved_curves
     from onnxplain.evaluation.summary import Run, write_evaluation
     from onnxplain.runtime import Explainer
     from onnxplain.runtime.artifact import METHODS, TOKENIZER_FILE
@@ -82,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be a positive number, not {value}; fix it")
-    for name in ("random_masks", "page_texts", "page_random_texts"):
+    for name in ("skip", "random_masks", "page_texts", "page_random_texts"):
         if getattr(args, name) < 0:
             raise UserError(f"--{name.replace('_', '-')} must be 0 or more, not {getattr(args, name)}; fix it")
     if args.answer_top < 1:
@@ -105,44 +116,56 @@ def run(args: argparse.Namespace) -> int:
 
     mask_token = mask_token_id(explainer.directory / TOKENIZER_FILE)
     protocols, notes = choose_protocols(args.protocols, mask_token)
-    if args.reference is not None and args.reference not in [*methods, RANDOM]:
-        raise UserError(
-            f"--reference {args.reference} is not among the evaluated methods; choose one of {', '.join(methods)}"
-        )
-
-    examples = read_labelled_texts(args.data, manifest, text_column=args.text_column, label_column=args.label_column)[
-        : args.limit
-    ]
-    encoded = select_texts(examples, explainer.tokenize([e.text for e in examples]), min_tokens=args.min_tokens)
+    if not args.curves:
+        check_reference(args.reference, methods)
+    examples = read_labelled_texts(args.data, manifest, text_column=args.text_column, label_column=args.label_column)
+    examples = examples[args.skip : None if args.limit is None else args.skip + args.limit]
+    if not examples:
+        raise UserError(f"--skip {args.skip} leaves no text of {args.data}; skip fewer")
+    encoded = select_texts(
+        examples, explainer.tokenize([e.text for e in examples]), min_tokens=args.min_tokens, first_index=args.skip
+    )
     if not encoded.texts:
         raise UserError(
             f"none of the {len(examples)} texts has {args.min_tokens} tokens or more; "
             "pass longer texts or a smaller --min-tokens"
         )
 
-    variants = [Variant(m, m) for m in methods] + [Variant(RANDOM, None)]
-    heads_kept: dict[str, int] = {}
-    if MASKED_METHOD in methods:
-        heads_kept[MASKED_METHOD] = int(default_head_mask(manifest).sum())
-        heads_kept[TRANSATT] = manifest.num_layers * manifest.num_heads
-        if not args.no_ablation:
-            ablation = ablation_variants(manifest, random_masks=args.random_masks, seed=args.seed)
-            variants += ablation
-            heads_kept.update({v.name: int(v.head_mask.sum()) for v in ablation if v.head_mask is not None})
+    if args.curves:
+        curves = saved_curves(args.curves, encoded)
+        if args.methods is None:
+            methods = [m for m in available if m in curves.variants()]
+        if args.protocols is None:
+            protocols = [PROTOCOLS[name] for name in curves.steps]
+        missing = [m for m in methods if m not in curves.variants()] + [
+            p.name for p in protocols if p.name not in curves.steps
+        ]
+        if missing:
+            raise UserError(f"the saved curves hold no {', '.join(missing)}; leave it out or evaluate it")
+        curves.steps = {p.name: curves.steps[p.name] for p in protocols}
+        variants = [Variant(name, name if name in manifest.methods else None) for name in curves.variants()]
+        notes.append(f"curves read from {', '.join(str(p) for p in args.curves)}; the timings are those runs'")
+    else:
+        variants = [Variant(m, m) for m in methods] + [Variant(RANDOM, None)]
+        if MASKED_METHOD in methods and not args.no_ablation:
+            variants += ablation_variants(manifest, random_masks=args.random_masks, seed=args.seed)
+    check_reference(args.reference, methods)
+    heads_kept = heads_kept_of(manifest, [v.name for v in variants], args.seed)
 
-    with tqdm(total=len(encoded.texts), unit="text", disable=args.quiet, desc="evaluate") as bar:
-        curves = perturbation_curves(
-            explainer,
-            encoded.texts,
-            variants,
-            protocols,
-            mask_token_id=mask_token,
-            seed=args.seed,
-            batch_size=args.batch_size,
-            forward_batch_size=args.forward_batch_size,
-            forward_tokens=args.forward_tokens,
-            progress=bar.update,
-        )
+    if not args.curves:
+        with tqdm(total=len(encoded.texts), unit="text", disable=args.quiet, desc="evaluate") as bar:
+            curves = perturbation_curves(
+                explainer,
+                encoded.texts,
+                variants,
+                protocols,
+                mask_token_id=mask_token,
+                seed=args.seed,
+                batch_size=args.batch_size,
+                forward_batch_size=args.forward_batch_size,
+                forward_tokens=args.forward_tokens,
+                progress=bar.update,
+            )
     run_facts = Run(
         artifact=str(args.artifact),
         data=str(args.data),
@@ -161,6 +184,30 @@ def run(args: argparse.Namespace) -> int:
     print(paths[0].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def check_reference(reference: str | None, methods: list[str]) -> None:
+    from onnxplain.evaluation.floor import RANDOM
+
+    if reference is not None and reference not in [*methods, RANDOM]:
+        raise UserError(
+            f"--reference {reference} is not among the evaluated methods; choose one of {', '.join(methods)}"
+        )
+
+
+def heads_kept_of(manifest, names: list[str], seed: int) -> dict[str, int]:
+    """Heads kept by Mask-LRP, TransAtt and each ablation variant among ``names``."""
+    from onnxplain.evaluation.ablation import MASKED_METHOD, ablation_variants, default_head_mask
+    from onnxplain.evaluation.report import TRANSATT
+
+    if MASKED_METHOD not in names:
+        return {}
+    heads = {MASKED_METHOD: int(default_head_mask(manifest).sum()), TRANSATT: manifest.num_layers * manifest.num_heads}
+    randoms = sum(":random-" in name for name in names)
+    for variant in ablation_variants(manifest, random_masks=randoms, seed=seed):
+        if variant.name in names and variant.head_mask is not None:
+            heads[variant.name] = int(variant.head_mask.sum())
+    return heads
 
 
 def evaluate_question_answering(args: argparse.Namespace, explainer, methods: list[str]) -> int:

@@ -33,9 +33,14 @@ class EncodedTexts:
 
 
 def select_texts(
-    examples: Sequence[LabelledText], encodings: Sequence[TextEncoding], *, min_tokens: int = MIN_TOKENS
+    examples: Sequence[LabelledText],
+    encodings: Sequence[TextEncoding],
+    *,
+    min_tokens: int = MIN_TOKENS,
+    first_index: int = 0,
 ) -> EncodedTexts:
-    """The texts of at least ``min_tokens`` tokens, from ``examples`` and their tokenizations."""
+    """The texts of at least ``min_tokens`` tokens, from ``examples`` and their tokenizations; ``examples``
+    start at row ``first_index`` of the data file."""
     texts: list[EncodedText] = []
     skipped_short = truncated = 0
     for index, (example, encoding) in enumerate(zip(examples, encodings, strict=True)):
@@ -48,7 +53,7 @@ def select_texts(
                 input_ids=encoding.ids,
                 special_tokens=encoding.special,
                 label=example.label,
-                source_index=index,
+                source_index=first_index + index,
                 text=encoding.text,
                 offsets=encoding.offsets,
             )

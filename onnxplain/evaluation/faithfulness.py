@@ -50,6 +50,7 @@ class Curves:
     ``relevance[variant]`` keeps each text's relevance (unpadded) for the comparison page."""
 
     p0: np.ndarray
+    source_index: np.ndarray | None = None  # each text's row in the data file
     steps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     comprehensiveness: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     sufficiency: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
@@ -71,6 +72,8 @@ class Curves:
         ``comprehensiveness/OPERATOR/VARIANT``, ``sufficiency/OPERATOR/VARIANT``, each variant's relevance
         of all texts end to end as ``relevance/VARIANT`` (split it at ``token_counts``), and ``extra``."""
         arrays = {"p0": self.p0, **extra}
+        if self.source_index is not None:
+            arrays["source_index"] = self.source_index
         for group, curves in self._groups().items():
             for key, by_variant in curves.items():
                 arrays.update({f"{group}/{key}/{name}": curve for name, curve in by_variant.items()})
@@ -87,7 +90,11 @@ class Curves:
         runs = [np.load(path) for path in paths]
         if not any(key.startswith(f"{STEPS}/") for key in runs[0].files):
             raise UserError(f"{paths[0]} holds no protocol curves (an older evaluate wrote it); evaluate again")
+        if any(set(run.files) != set(runs[0].files) for run in runs):
+            raise UserError("the curves to pool hold different methods or protocols; pool runs made alike")
         curves = cls(p0=np.concatenate([run["p0"] for run in runs]))
+        if all("source_index" in run.files for run in runs):
+            curves.source_index = np.concatenate([run["source_index"] for run in runs])
         groups = curves._groups()
         for key in runs[0].files:
             group, _, rest = key.partition("/")
@@ -102,6 +109,28 @@ class Curves:
                 kind = type(getattr(curves, rest))
                 setattr(curves, rest, kind(sum(run[key].item() for run in runs)))
         return curves
+
+    @classmethod
+    def merge(cls, parts: Sequence[Curves]) -> Curves:
+        """Curves of several runs on the same texts with different variants, as one run (a variant in several
+        parts keeps its first part's curves); the counters add up."""
+        first = parts[0]
+        for part in parts[1:]:
+            if len(part.p0) != len(first.p0) or not np.allclose(part.p0, first.p0, atol=1e-6):
+                raise UserError("the curves to merge were computed on different texts; merge runs on the same texts")
+            if list(part.steps) != list(first.steps):
+                raise UserError("the curves to merge have different protocols; merge runs with the same --protocols")
+        merged = cls(p0=first.p0, source_index=first.source_index)
+        for part in parts:
+            for mine, theirs in zip(merged._groups().values(), part._groups().values(), strict=True):
+                for key, by_variant in theirs.items():
+                    for name, curve in by_variant.items():
+                        mine.setdefault(key, {}).setdefault(name, curve)
+            for name, values in part.relevance.items():
+                merged.relevance.setdefault(name, values)
+            for name in COUNTERS:
+                setattr(merged, name, getattr(merged, name) + getattr(part, name))
+        return merged
 
 
 class DistinctSequences:
@@ -211,6 +240,7 @@ def perturbation_curves(
     count = len(texts)
     curves = Curves(
         p0=np.empty(count),
+        source_index=np.asarray([t.source_index for t in texts]),
         steps={p.name: {v.name: np.empty((count, len(FRACTIONS))) for v in variants} for p in protocols},
         comprehensiveness={o: {v.name: np.empty((count, len(ERASER_FRACTIONS))) for v in variants} for o in operators},
         sufficiency={o: {v.name: np.empty((count, len(ERASER_FRACTIONS))) for v in variants} for o in operators},

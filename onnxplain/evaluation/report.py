@@ -4,6 +4,7 @@ comparison page, ``page``)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ class EvaluationReport:
     seconds: float  # the whole command, loading included
     explain_seconds: float
     forward_seconds: float
+    cpu_seconds: float  # processor time of explaining and forward calls, all threads together
     forward_sequences: int  # distinct perturbed sequences run forward
     forward_tokens: int  # their tokens, padding included
     floored_probabilities: int  # probabilities raised to the log-odds floor
@@ -71,6 +73,7 @@ class EvaluationReport:
             "seconds": self.seconds,
             "explain_seconds": self.explain_seconds,
             "forward_seconds": self.forward_seconds,
+            "cpu_seconds": self.cpu_seconds,
             "texts_per_second": self.texts_per_second,
             "forward_sequences": self.forward_sequences,
             "forward_tokens": self.forward_tokens,
@@ -85,11 +88,15 @@ class EvaluationReport:
 
 
 def write_report(report: EvaluationReport, out: Path) -> list[Path]:
+    """``results.md``, ``results.json`` and, where matplotlib is installed (the ``plots`` extra), ``curves.png``
+    (the comparison page draws the same curves without it)."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "results.md", out / "results.json", out / "curves.png"]
+    paths = [out / "results.md", out / "results.json"]
     paths[0].write_text(markdown(report), encoding="utf-8")
     paths[1].write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
-    plot_curves(report, paths[2])
+    if importlib.util.find_spec("matplotlib") is not None:
+        paths.append(out / "curves.png")
+        plot_curves(report, paths[-1])
     return paths
 
 
@@ -187,7 +194,8 @@ def timing_line(report: EvaluationReport) -> str:
         f"{len(report.protocols)} protocols: explaining {report.explain_seconds:.0f} s, "
         f"{report.forward_sequences:,} distinct perturbed sequences ({report.forward_tokens:,} tokens with "
         f"padding) forward in {report.forward_seconds:.0f} s; {report.texts_per_second:.2f} texts/s; "
-        f"{report.seconds:.0f} s in all. {report.floored_probabilities} probabilities raised to the log-odds "
+        f"{report.seconds:.0f} s in all ({report.cpu_seconds:.0f} s of processor time, all threads)."
+        f" {report.floored_probabilities} probabilities raised to the log-odds "
         f"floor of {PROBABILITY_FLOOR:g}."
     )
 

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from onnxplain.evaluation.disagreement import mean_rank_agreement, texts_to_show
 from onnxplain.evaluation.encoding import EncodedTexts
 from onnxplain.evaluation.faithfulness import Curves
@@ -65,6 +63,7 @@ def build_report(run: Run, encoded: EncodedTexts, curves: Curves, seconds: float
         seconds=seconds,
         explain_seconds=curves.explain_seconds,
         forward_seconds=curves.forward_seconds,
+        cpu_seconds=curves.cpu_seconds,
         forward_sequences=curves.forward_sequences,
         forward_tokens=curves.forward_tokens,
         floored_probabilities=floored_count,
@@ -111,5 +110,5 @@ def write_evaluation(
     paths.append(out / "results.html")
     paths[-1].write_text(page, encoding="utf-8")
     paths.append(out / "curves.npz")
-    curves.save(paths[-1], source_index=np.asarray([t.source_index for t in encoded.texts]))
+    curves.save(paths[-1])
     return paths
