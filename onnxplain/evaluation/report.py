@@ -218,7 +218,7 @@ def markdown(report: EvaluationReport) -> str:
         "same resamples, positive when the method is more faithful (in brackets: relative to the "
         "reference's value).",
         "",
-        *[f"Note: {note}." for note in report.notes],
+        *[line for note in report.notes for line in (f"Note: {note}.", "")],
         "## Rank of each method per protocol",
         "",
         "1 = most faithful; in brackets the mean.",
