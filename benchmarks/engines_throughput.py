@@ -2,9 +2,10 @@
 the Open Inference (V2) route's overhead against `/explain` (docs/engines.md).
 
 Re-executes itself in a network namespace that has only loopback (Ray advertises the machine's address), starts
-each server in turn on 127.0.0.1, and sends `--requests` one-text requests from `--clients` concurrent clients
-(threads, one connection per request, the same client for every server). Prints explanations/s, p50/p99 latency
-and resident memory (peak) of the serving processes, and the ratios, from one run.
+`onnxplain serve` and two Ray Serve applications (1 and 2 replicas) side by side on 127.0.0.1, and, in
+interleaved rounds, sends `--requests` one-text requests from `--clients` concurrent clients to each (threads,
+one connection per request, the same client for every server). Prints explanations/s, p50/p99 latency (medians
+over the rounds), peak resident memory of every serving process, and the ratios, from one run.
 
     python benchmarks/engines_throughput.py ARTIFACT [--requests 320] [--clients 32] [--method mask-lrp]
 """
@@ -17,9 +18,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -80,42 +82,35 @@ def measure(port: int, path: str, plans: list[load.Planned], clients: int) -> di
     }
 
 
-def builtin(artifact: Path, args: argparse.Namespace) -> dict[str, Any]:
+@contextmanager
+def builtin_server(artifact: Path) -> Iterator[tuple[int, int]]:
+    """``onnxplain serve`` in a child process; its port and pid."""
     port = free_port()
     command = [sys.executable, "-m", "onnxplain", "serve", str(artifact), "--port", str(port), "--log-level", "warning"]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health", server, timeout=300)
-        name = artifact.resolve().name if artifact.name != "artifact" else artifact.resolve().parent.name
-        warm = bodies(args.clients, args.method, v2=False)
-        measure(port, "/explain", warm, args.clients)
-        explain = measure(port, "/explain", bodies(args.requests, args.method, v2=False), args.clients)
-        v2 = measure(port, f"/v2/models/{name}/infer", bodies(args.requests, args.method, v2=True), args.clients)
-        explain_again = measure(port, "/explain", bodies(args.requests, args.method, v2=False), args.clients)
-        return {"explain": explain, "v2": v2, "explain_again": explain_again, "peak_rss_mib": peak_mib(server.pid)}
+        yield port, server.pid
     finally:
         server.terminate()
         server.wait(timeout=60)
 
 
-def on_ray(artifact: Path, replicas: int, args: argparse.Namespace) -> dict[str, Any]:
+def deploy_on_ray(artifact: Path, port: int) -> dict[int, float]:
+    """Two Serve applications side by side: 1 replica under /ray-1, 2 replicas under /ray-2; deploy seconds."""
     from ray import serve
 
     from onnxplain.engines.ray_serve import build_app
 
-    port = free_port()
-    threads = max(1, (os.cpu_count() or 1) // replicas)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    started = time.monotonic()
-    serve.run(build_app(artifact, replicas=replicas, load_options={"intra_op_threads": threads}), name="onnxplain")
-    ready_s = time.monotonic() - started
-    try:
-        measure(port, "/explain", bodies(args.clients, args.method, v2=False), args.clients)
-        explain = measure(port, "/explain", bodies(args.requests, args.method, v2=False), args.clients)
-        pids = processes_named("ServeReplica:onnxplain")
-        return {"explain": explain, "replica_peak_rss_mib": [peak_mib(p) for p in pids], "deploy_s": ready_s}
-    finally:
-        serve.shutdown()
+    seconds = {}
+    for replicas in (1, 2):
+        threads = max(1, (os.cpu_count() or 1) // replicas)
+        app = build_app(artifact, replicas=replicas, load_options={"intra_op_threads": threads})
+        started = time.monotonic()
+        serve.run(app, name=f"ray-{replicas}", route_prefix=f"/ray-{replicas}")
+        seconds[replicas] = time.monotonic() - started
+    return seconds
 
 
 def main() -> None:
@@ -123,36 +118,50 @@ def main() -> None:
     parser.add_argument("artifact", type=Path)
     parser.add_argument("--requests", type=int, default=320)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; medians are reported")
     parser.add_argument("--method", default="mask-lrp")
     args = parser.parse_args()
     if not all(loopback_only().values()):
         os.execvp("unshare", in_loopback_namespace([sys.executable, *sys.argv]))
     import ray
 
-    figures: dict[str, Any] = {"builtin": builtin(args.artifact, args)}
+    name = args.artifact.resolve().name
+    name = args.artifact.resolve().parent.name if name == "artifact" else name
     ray.init(num_cpus=4, object_store_memory=128 * 2**20, include_dashboard=False, log_to_driver=False)
+    ray_port = free_port()
+    targets = {
+        "onnxplain serve": (None, "/explain", False),
+        "  V2 infer": (None, f"/v2/models/{name}/infer", True),
+        "Ray Serve, 1 replica": (ray_port, "/ray-1/explain", False),
+        "Ray Serve, 2 replicas": (ray_port, "/ray-2/explain", False),
+    }
+    runs: dict[str, list[dict[str, float]]] = {key: [] for key in targets}
     try:
-        for replicas in (1, 2):
-            figures[f"ray-{replicas}"] = on_ray(args.artifact, replicas, args)
+        with builtin_server(args.artifact) as (builtin_port, builtin_pid):
+            deploy_s = deploy_on_ray(args.artifact, ray_port)
+            for port, path, v2 in targets.values():  # warm every server up
+                measure(port or builtin_port, path, bodies(args.clients, args.method, v2), args.clients)
+            for _ in range(args.rounds):
+                for key, (port, path, v2) in targets.items():
+                    plans = bodies(args.requests, args.method, v2)
+                    runs[key].append(measure(port or builtin_port, path, plans, args.clients))
+            memory = {"onnxplain serve": peak_mib(builtin_pid)}
+            memory["Ray replicas"] = [peak_mib(p) for p in processes_named("ServeReplica:")]  # type: ignore[assignment]
     finally:
         ray.shutdown()
-    base = figures["builtin"]["explain"]["explanations_per_s"]
-    print(json.dumps(figures, indent=1))
-    print(f"\n{args.requests} one-text requests, {args.clients} clients, {args.method}, {os.cpu_count()} cores")
-    print(f"{'server':<22}{'expl/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs builtin':>12}")
-    rows = [("onnxplain serve", figures["builtin"]["explain"]), ("  V2 infer", figures["builtin"]["v2"])]
-    rows.append(("  (again /explain)", figures["builtin"]["explain_again"]))
-    rows += [(f"Ray Serve, {r} replica(s)", figures[f"ray-{r}"]["explain"]) for r in (1, 2)]
-    for name, f in rows:
-        print(
-            f"{name:<22}{f['explanations_per_s']:>9.1f}{f['p50_ms']:>9.0f}{f['p99_ms']:>9.0f}"
-            f"{f['explanations_per_s'] / base:>12.2f}"
-        )
+    print(json.dumps({"runs": runs, "peak_rss_mib": memory, "deploy_s": deploy_s}, indent=1))
     print(
-        f"peak RSS: onnxplain serve {figures['builtin']['peak_rss_mib']:.0f} MiB; Ray replicas "
-        + ", ".join(f"{m:.0f}" for r in (1, 2) for m in figures[f"ray-{r}"]["replica_peak_rss_mib"])
-        + " MiB"
+        f"\n{args.requests} one-text requests x {args.rounds} interleaved rounds, {args.clients} clients, "
+        f"{args.method}, {os.cpu_count()} cores (medians)"
     )
+    base = float(np.median([r["explanations_per_s"] for r in runs["onnxplain serve"]]))
+    print(f"{'server':<24}{'expl/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs builtin':>12}")
+    for key, measured in runs.items():
+        rate, p50, p99 = (
+            float(np.median([r[k] for r in measured])) for k in ("explanations_per_s", "p50_ms", "p99_ms")
+        )
+        print(f"{key:<24}{rate:>9.1f}{p50:>9.0f}{p99:>9.0f}{rate / base:>12.2f}")
+    print(f"peak RSS (MiB): {memory}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,42 @@ def serve_scenarios(artifact: Path, requests: int) -> dict[str, Any]:
     return result
 
 
+def command_line_scenario(artifact: Path) -> dict[str, Any]:
+    """``onnxplain serve --engine ray`` as a user starts it (its own Ray), then SIGTERM with requests in flight."""
+    import subprocess
+
+    from onnxplain.engines import load
+    from tests.servers import wait_until_up
+
+    port = free_port()
+    command = [sys.executable, "-m", "onnxplain", "serve", str(artifact), "--engine", "ray", "--replicas", "2"]
+    server = subprocess.Popen(command + ["--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    result: dict[str, Any] = {}
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", server, timeout=180)
+        plans = load.plan_requests(64, bad_every=10**6, max_text_chars=10_000)
+        stopping: dict[str, float] = {}
+
+        def terminate_once(done: int) -> None:  # as soon as the first answer is back, with the others in flight
+            if not stopping:
+                stopping["at"] = time.monotonic()
+                server.send_signal(signal.SIGTERM)
+
+        report = load.run_load("127.0.0.1", port, plans, clients=32, timeout=60, deadline=120, during=terminate_once)
+        result["counts"] = report.counts()
+        in_flight = report.in_flight_at(stopping["at"])
+        result["in_flight_at_sigterm"] = dict(Counter(str(o.status) for o in in_flight))
+        result["exit_status"] = server.wait(timeout=120)
+        result["exit_s"] = time.monotonic() - stopping["at"]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    output = server.stdout.read().decode(errors="replace") if server.stdout else ""
+    result["said_stopping"] = "stopping: the replicas finish what they accepted" in output
+    return result
+
+
 def write_rows(path: Path, count: int) -> None:
     words = "good bad dull moving long honest gripping boring fine awful great slow".split()
     generator = random.Random(0)
@@ -125,7 +162,7 @@ def write_rows(path: Path, count: int) -> None:
             writer.writerow([f"row-{index}", text if index % 97 else ""])  # a few rows without text
 
 
-def bulk_scenarios(artifact: Path, work: Path, rows: int) -> dict[str, Any]:
+def bulk_scenarios(artifact: Path, work: Path, rows: int, separate_kill_run: bool = False) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     from onnxplain.bulk.command import explain_dataset
@@ -140,23 +177,35 @@ def bulk_scenarios(artifact: Path, work: Path, rows: int) -> dict[str, Any]:
     runs = {}
     local = explain_dataset(artifact, data, work / "local", engine="local", **common)
     runs["local"] = local
-    for actors in (1, 2):
+    # the test kills an actor in the 2-actor run; the benchmark keeps that run clean for the throughput ratio
+    # and kills in a third run
+    plan = [("ray-1", 1, False), ("ray-2", 2, not separate_kill_run)]
+    if separate_kill_run:
+        plan.append(("ray-2-kill", 2, True))
+    for name, actors, kill in plan:
         threads = {"intra_op_threads": max(1, cores // actors)}
         killed: dict[str, Any] = {}
 
-        def kill_an_actor(written: int, actors: int = actors, killed: dict[str, Any] = killed) -> None:
-            if actors == 2 and written >= rows // 4 and not killed:
+        def kill_an_actor(written: int, kill: bool = kill, killed: dict[str, Any] = killed) -> None:
+            if kill and written >= rows // 4 and not killed:
                 pids = processes_named("RowExplainer")
                 if pids:
                     killed["pid"] = pids[0]
                     os.kill(pids[0], signal.SIGKILL)
 
-        out = work / f"ray-{actors}"
-        runs[f"ray-{actors}"] = explain_dataset(
-            artifact, data, out, engine="ray", actors=actors, load_options=threads, on_rows=kill_an_actor, **common
+        runs[name] = explain_dataset(
+            artifact,
+            data,
+            work / name,
+            engine="ray",
+            actors=actors,
+            load_options=threads,
+            on_rows=kill_an_actor,
+            **common,
         )
-        result[f"ray-{actors}-killed"] = killed.get("pid")
-    rerun = explain_dataset(artifact, data, work / "ray-2", engine="ray", actors=2, **common)
+        if kill:
+            result["killed_actor"] = killed.get("pid")
+    rerun = explain_dataset(artifact, data, work / name, engine="ray", actors=2, **common)
     tables = {name: pq.read_table(work / name).sort_by("position") for name in runs}
     reference = tables["local"]
     for name, summary in runs.items():
@@ -212,7 +261,11 @@ def main() -> None:
                 result[name] = {"error": traceback.format_exc()}
     finally:
         ray.shutdown()
-        args.result.write_text(json.dumps(result, indent=1, default=str))
+    try:
+        result["command_line"] = command_line_scenario(args.artifact)
+    except Exception:
+        result["command_line"] = {"error": traceback.format_exc()}
+    args.result.write_text(json.dumps(result, indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -82,5 +82,14 @@ def test_bulk_on_ray_equals_local_and_survives_a_killed_actor(seen: dict[str, An
         run = bulk[name]
         assert run["rows"] == run["written"] == run["table_rows"] == run["unique_ids"] == expected, (name, run)
         assert run["equal_to_local"], name
-    assert bulk["ray-2-killed"] is not None, "no actor process was found to kill"
+    assert bulk["killed_actor"] is not None, "no actor process was found to kill"
     assert bulk["rerun_written"] == 0 and bulk["rerun_already"] == expected
+
+
+def test_the_command_line_stops_on_sigterm_after_answering_what_is_in_flight(seen: dict[str, Any]) -> None:
+    seen = seen["command_line"]
+    assert "error" not in seen, seen.get("error")
+    assert seen["exit_status"] == 0 and seen["said_stopping"]
+    # every request in flight when SIGTERM came is answered; later ones may be refused (the server is going)
+    assert set(seen["in_flight_at_sigterm"]) == {"200"}, seen["in_flight_at_sigterm"]
+    assert sum(seen["counts"].values()) == 64 and seen["counts"].get("good: 200", 0) >= 1

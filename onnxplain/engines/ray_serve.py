@@ -106,21 +106,23 @@ def serve_until_stopped(
     """Start (or join) Ray, serve ``app`` on ``host:port`` and block until SIGINT or SIGTERM; then shut Serve
     down gracefully (every replica answers what it accepted, within its graceful shutdown time) and Ray."""
     stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
     if ray_address is None:
         options["num_cpus"] = num_cpus or os.cpu_count()
     ray.init(address=ray_address, **options)
+    # after ray.init, which installs a SIGTERM handler of its own that ends the process at once
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         serve.start(http_options={"host": host, "port": port})
         serve.run(app, name=APPLICATION, route_prefix="/")
         print(
             f"onnxplain serve: Ray Serve is answering on http://{host}:{port} (Ctrl-C or SIGTERM stops it)", flush=True
         )
-        stop.wait()
+        while not stop.wait(1.0):
+            pass
         print("onnxplain serve: stopping: the replicas finish what they accepted", flush=True)
         serve.shutdown()
     finally:
-        ray.shutdown()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        ray.shutdown()
