@@ -57,6 +57,8 @@ def run_on_ray(args: argparse.Namespace, limits: ServerLimits) -> int:
     # the replicas share the machine's cores for their ONNX Runtime threads unless told otherwise
     threads = args.threads or max(1, cores // most)
     load_options = {"device": args.device, "max_length": args.max_length, "intra_op_threads": threads}
+    if getattr(args, "memory_budget", None) is not None:  # each replica gets the whole budget given
+        load_options["memory_budget"] = args.memory_budget
     app = build_app(
         args.artifact,
         limits,
