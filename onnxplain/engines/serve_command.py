@@ -47,11 +47,11 @@ def autoscaling_config(text: str | None) -> dict[str, Any] | None:
 
 
 def run_on_ray(args: argparse.Namespace, limits: ServerLimits) -> int:
-    from onnxplain.engines.ray_serve import build_app, serve_until_stopped
-
     if args.replicas < 1:
         raise UserError(f"--replicas {args.replicas} is not positive; use 1 or more")
     autoscaling = autoscaling_config(args.autoscaling)
+    from onnxplain.engines.ray_serve import build_app, serve_until_stopped  # Ray only once the options hold
+
     most = int(autoscaling["max_replicas"]) if autoscaling else args.replicas
     cores = os.cpu_count() or 1
     # the replicas share the machine's cores for their ONNX Runtime threads unless told otherwise
