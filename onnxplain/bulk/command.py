@@ -39,6 +39,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="where to run (default: cpu)")
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads per session (default: cores / actors)")
     parser.add_argument("--max-length", type=int, help="cut texts after this many tokens (default: the model's)")
+    parser.add_argument(
+        "--memory-budget", help="memory one ONNX Runtime session set may use, e.g. 2GiB (where the runtime has budgets)"
+    )
     parser.add_argument("--ray-address", help="--engine ray: join this Ray cluster (default: start a local one)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -134,6 +137,15 @@ def run(args: argparse.Namespace) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     threads = args.threads or (max(1, (os.cpu_count() or 1) // args.actors) if args.engine == "ray" else None)
     load_options = {"device": args.device, "max_length": args.max_length, "intra_op_threads": threads}
+    if args.memory_budget is not None:  # every actor (or the local session set) gets the whole budget
+        import inspect
+
+        from onnxplain.errors import UserError
+        from onnxplain.runtime import Explainer
+
+        if "memory_budget" not in inspect.signature(Explainer.load).parameters:
+            raise UserError("this onnxplain runtime has no memory budget; drop --memory-budget")
+        load_options["memory_budget"] = args.memory_budget
     if args.engine == "ray" and args.ray_address:
         import ray
 
