@@ -128,7 +128,6 @@ def test_question_answering_exports_and_explains_pairs(tmp_path: Path) -> None:
     from onnxplain.export import export_model
     from onnxplain.export.verify import check_against_eager
     from onnxplain.runtime import Explainer, artifact
-    from onnxplain.runtime.question_answering import explain_answers
 
     methods = ["mask-lrp", "attnlrp", "grad-input"]
     model_dir = build_tiny_classifier(
@@ -143,12 +142,13 @@ def test_question_answering_exports_and_explains_pairs(tmp_path: Path) -> None:
     explainer = Explainer.load(out)
     questions = ["who directed the film?", "when?"]
     contexts = ["the film was directed by agnes varda in paris", "in the summer of 1962, on a long afternoon"]
-    together = explain_answers(explainer, questions, contexts, method="attnlrp")
-    alone = explain_answers(explainer, questions[1:], contexts[1:], method="attnlrp")[0]
+    pairs = list(zip(questions, contexts, strict=True))
+    together = explainer.explain(pairs, method="attnlrp")
+    [alone] = explainer.explain(pairs[1:], method="attnlrp")
     assert together[1].relevance == pytest.approx(alone.relevance, rel=1e-3, abs=1e-6)  # padded in the batch
     segments = together[0].token_segments
     assert segments[0] is None and 0 in segments and 1 in segments
-    chosen = explain_answers(explainer, questions[:1], contexts[:1], method="attnlrp", answers=[(9, 10)])[0]
+    [chosen] = explainer.explain(pairs[0], method="attnlrp", target=(9, 10))
     assert (chosen.start_token, chosen.end_token) == (9, 10)
     assert chosen.answer == contexts[0][chosen.answer_start : chosen.answer_end] and chosen.answer
 

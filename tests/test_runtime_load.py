@@ -9,45 +9,20 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import numpy as np
-import uvicorn
 
 from onnxplain.runtime import Explainer
 from onnxplain.runtime.server import create_app
 from onnxplain.runtime.server_limits import ServerLimits
+from tests.serving import serving
 
 REQUESTS = 500
 CLIENTS = 32
 MAX_CHARS = 400  # the longest good text has about 330
 VOCABULARY = "the film plot cast was truly dull great awful moving charming naïve, slow! but not very".split()
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """Run ``app`` with uvicorn on a free loopback port in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 def plan(labels: list[str], seed: int = 0) -> list[dict]:
@@ -61,8 +36,7 @@ def plan(labels: list[str], seed: int = 0) -> list[dict]:
         ]
         targets = [rng.choice([None, *labels]) for _ in texts]
         body: dict | bytes = {
-            "texts": texts,
-            "target": targets,
+            "texts": [{"text": text, "target": target} for text, target in zip(texts, targets, strict=True)],
             "method": rng.choice(["mask-lrp", "transatt"]),
         }
         status = 200
@@ -74,7 +48,7 @@ def plan(labels: list[str], seed: int = 0) -> list[dict]:
                 (b'{"texts": ["unclosed"', 400),
                 ({"text": "x" * (MAX_CHARS + 1)}, 413),
             ][number % 5]
-        requests.append({"body": body, "status": status})
+        requests.append({"body": body, "status": status, "texts": texts, "targets": targets})
     return requests
 
 
@@ -112,8 +86,9 @@ def test_500_requests_from_32_clients_each_get_their_own_answer(tiny_artifact: P
     # the Python API's answers for every accepted text, computed apart from the server
     by_method: dict[str, list[tuple[str, str | None]]] = {}
     for request, _ in good:
-        body = request["body"]
-        by_method.setdefault(body["method"], []).extend(zip(body["texts"], body["target"], strict=True))
+        by_method.setdefault(request["body"]["method"], []).extend(
+            zip(request["texts"], request["targets"], strict=True)
+        )
     reference = {}
     for method, pairs in by_method.items():
         texts, targets = zip(*pairs, strict=True)
@@ -121,8 +96,8 @@ def test_500_requests_from_32_clients_each_get_their_own_answer(tiny_artifact: P
             reference[(method, result.text, result.target)] = result
     for request, (_, data) in good:
         body = request["body"]
-        assert [r["text"] for r in data["results"]] == body["texts"]
-        for result, target in zip(data["results"], body["target"], strict=True):
+        assert [r["text"] for r in data["results"]] == request["texts"]
+        for result, target in zip(data["results"], request["targets"], strict=True):
             assert result["method"] == body["method"]
             assert target is None and result["target"] == result["label"] or result["target"] == target
             expected = reference[(body["method"], result["text"], result["target"])]

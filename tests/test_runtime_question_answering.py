@@ -1,5 +1,6 @@
 """Question answering artifacts from the command line and the server: the same answers as the Python API
-(``explain_answers``), every view, question files, and clear errors for the wrong kind of input."""
+(``Explainer.explain`` on (question, context) pairs), every view, question files, and clear errors for the
+wrong kind of input."""
 
 from __future__ import annotations
 
@@ -7,18 +8,20 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
 from onnxplain.cli import main
 from onnxplain.errors import UserError
 from onnxplain.runtime import Explainer
-from onnxplain.runtime.question_answering import explain_answers, read_question_pairs
 from onnxplain.runtime.server import create_app
 from onnxplain.runtime.server_limits import ServerLimits
+from onnxplain.runtime.tasks.question_pairs import read_question_pairs
 
 QUESTIONS = ["who directed the film?", "when?"]
 CONTEXTS = ["the film was directed by agnès varda in paris", "in the summer of 1962, on a long afternoon"]
+PAIRS = list(zip(QUESTIONS, CONTEXTS, strict=True))
 LIMITS = ServerLimits(max_text_chars=200, max_texts=3, max_queued_texts=6, max_batch=8)
 
 
@@ -35,7 +38,7 @@ def client(tiny_qa_artifact: Path) -> Iterator[TestClient]:
 
 
 def expected(explainer: Explainer, method: str | None = None) -> list:
-    answers = explain_answers(explainer, QUESTIONS, CONTEXTS, method=method)
+    answers = explainer.explain(PAIRS, method=method)
     return json.loads(json.dumps([a.to_json() for a in answers]))
 
 
@@ -44,7 +47,7 @@ def pair_arguments() -> list[str]:
 
 
 def test_words_of_question_and_context_sum_their_tokens(explainer: Explainer) -> None:
-    [answer] = explain_answers(explainer, QUESTIONS[:1], CONTEXTS[:1], method="attnlrp")
+    [answer] = explainer.explain(PAIRS[0], method="attnlrp")
     assert [w.text for w in answer.question_words] == ["who", "directed", "the", "film", "?"]
     assert [w.text for w in answer.context_words] == CONTEXTS[0].split()
     for words, segment in ((answer.question_words, 0), (answer.context_words, 1)):
@@ -78,7 +81,7 @@ def test_cli_reads_question_files_and_writes_every_view(
             f'"{c}"{delimiter}"{q}"' for q, c in zip(QUESTIONS, CONTEXTS, strict=True)
         ]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert read_question_pairs(path) == (QUESTIONS, CONTEXTS)
+    assert read_question_pairs(path) == PAIRS
     for fmt in ("json", "html", "term"):
         out = tmp_path / f"out.{fmt}"
         assert main(["explain", str(tiny_qa_artifact), "--file", str(path), "--format", fmt, "--out", str(out)]) == 0
@@ -98,7 +101,6 @@ def test_cli_reads_question_files_and_writes_every_view(
         (["--question", "who?", "--context", " "], "context 0 is empty"),
         (["--question", "who?", "--context", "varda", "--target", "start"], "drop --target"),
         (["--question", "who?", "--context", "varda", "--method", "rollout"], "unknown method 'rollout'"),
-        (["--question", "who " * 600, "--context", "varda"], "shorten the question"),
         ([], "no question to explain"),
     ],
 )
@@ -126,7 +128,9 @@ def test_a_classifier_refuses_questions(tiny_artifact: Path, capsys: pytest.Capt
     assert "explains texts, not questions" in capsys.readouterr().err
     with TestClient(create_app(Explainer.load(tiny_artifact), LIMITS)) as classifier:
         response = classifier.post("/explain", json={"question": "who?", "context": "varda"})
-    assert response.status_code == 422 and "explains texts, not questions" in response.json()["error"]
+    assert response.status_code == 422 and "this model explains texts" in response.json()["error"]
+    with pytest.raises(UserError, match="text 0 is a tuple"):
+        Explainer.load(tiny_artifact).explain([("who?", "varda")])
 
 
 def test_server_answers_equal_the_python_api(client: TestClient, explainer: Explainer) -> None:
@@ -140,19 +144,18 @@ def test_server_answers_equal_the_python_api(client: TestClient, explainer: Expl
 
 
 BAD = [
-    ({"text": "a text"}, 422, "this model answers questions"),
-    ({"question": "who?", "context": "varda", "target": 3}, 422, '"target" does not apply'),
-    ({"question": "who?"}, 422, 'both "question" and "context"'),
-    ({"question": "who?", "context": "varda", "pairs": []}, 422, 'either "question"'),
-    ({"pairs": []}, 422, "non-empty list"),
-    ({"pairs": [{"question": "who?"}]}, 422, "pair 0 must be an object"),
-    ({"pairs": [{"question": "who?", "context": 7}]}, 422, "context 0 is int"),
-    ({"question": "  ", "context": "varda"}, 422, "question 0 is empty"),
+    ({"text": "a text"}, 422, "this model explains pairs"),
+    ({"question": "who?", "context": "varda", "target": 3}, 422, "unknown field(s) target"),
+    ({"question": "who?"}, 422, 'the body lacks "context"'),
+    ({"question": "who?", "context": "varda", "pairs": []}, 422, "mixes two forms"),
+    ({"pairs": []}, 422, "pairs is an empty list"),
+    ({"pairs": [{"question": "who?"}]}, 422, 'pairs[0] lacks "context"'),
+    ({"pairs": [{"question": "who?", "context": 7}]}, 422, "pairs[0].context is a number"),
+    ({"question": "  ", "context": "varda"}, 422, "question is empty"),
     ({"question": "who?", "context": "varda", "method": "rollout"}, 422, "unknown method 'rollout'"),
     ({"question": "who?", "context": "varda", "colour": "red"}, 422, "unknown field(s) colour"),
-    ({"question": "who?", "context": "x" * 201}, 413, "more than the 200 allowed"),
-    ({"pairs": [{"question": "who?", "context": "varda"}] * 4}, 413, "4 pairs in one request"),
-    ({"question": "who " * 45, "context": "varda"}, 422, "shorten the question"),
+    ({"question": "who?", "context": "x" * 201}, 413, "context has 201 characters, more than the 200 allowed"),
+    ({"pairs": [{"question": "who?", "context": "varda"}] * 4}, 413, "pairs holds 4 items"),
 ]
 
 
@@ -169,7 +172,35 @@ def test_server_refuses_bad_question_requests_clearly(
 def test_openapi_and_metadata_describe_question_requests(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     request = document["components"]["schemas"]["ExplainRequest"]
-    assert {"question", "context", "pairs", "method"} == set(request["properties"])
-    assert request["properties"]["pairs"]["maxItems"] == LIMITS.max_texts
+    single, several = request["oneOf"]
+    assert set(single["properties"]) == {"question", "context", "method"} and set(several["properties"]) == {
+        "pairs",
+        "method",
+    }
+    assert several["properties"]["pairs"]["maxItems"] == LIMITS.max_texts
     assert "answer" in document["components"]["schemas"]["Explanation"]["properties"]
     assert client.get("/metadata").json()["task"] == "question-answering"
+
+
+def test_a_question_too_long_for_the_model_is_cut_with_its_context(explainer: Explainer, client: TestClient) -> None:
+    """A question that leaves no room for its context within the token limit is cut too (longest first), not
+    refused: every request the schema admits is explained."""
+    long_question = "who " * 600
+    [answer] = explainer.explain((long_question, CONTEXTS[0]))
+    assert answer.truncated and len(answer.tokens) == explainer.max_length
+    assert {s for s in answer.token_segments} == {None, 0, 1}
+    assert "the question is too long" in explainer.task.render([answer], "term", color=False)
+    response = client.post("/explain", json={"question": "who " * 45, "context": "varda"})
+    assert response.status_code == 200 and response.json()["results"][0]["truncated"]
+
+
+def test_answer_spans_are_chosen_per_pair_and_checked(explainer: Explainer) -> None:
+    predicted = explainer.explain(PAIRS, method="attnlrp")
+    chosen = explainer.explain(PAIRS, method="attnlrp", target=[None, (9, 10)])
+    assert chosen[0].to_json() == predicted[0].to_json()
+    assert (chosen[1].start_token, chosen[1].end_token) == (9, 10)
+    assert not np.allclose(chosen[1].relevance, predicted[1].relevance)
+    with pytest.raises(UserError, match="not \\(start token, end token\\) within its"):
+        explainer.explain(PAIRS[0], target=(3, 999))
+    with pytest.raises(UserError, match="1 answer spans were given for 2 pairs"):
+        explainer.explain(PAIRS, target=[(1, 2)])

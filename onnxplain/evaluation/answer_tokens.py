@@ -23,7 +23,7 @@ import numpy as np
 
 from onnxplain.errors import UserError
 from onnxplain.runtime import Explainer
-from onnxplain.runtime.question_answering import CONTEXT_SEGMENT, encode_pairs, explain_answers
+from onnxplain.runtime.tasks.question_pairs import CONTEXT_SEGMENT
 
 DEFAULT_TOP = 20
 
@@ -123,11 +123,8 @@ def evaluate_answer_tokens(
     explainer: Explainer, examples: Sequence[AnswerExample], methods: Sequence[str], top: int = DEFAULT_TOP
 ) -> AnswerTokenScores:
     """The metric for every method on every example whose answer survives truncation."""
-    from onnxplain.runtime.artifact import TOKENIZER_FILE
-
-    questions = [e.question for e in examples]
-    contexts = [e.context for e in examples]
-    encodings = encode_pairs(explainer.directory / TOKENIZER_FILE, questions, contexts, explainer.max_length)
+    pairs = [(e.question, e.context) for e in examples]
+    encodings = explainer.encode(pairs)
     kept, spans = [], []
     scores = AnswerTokenScores(top=top, hits={m: [] for m in methods})
     for index, (example, encoding) in enumerate(zip(examples, encodings, strict=True)):
@@ -137,10 +134,9 @@ def evaluate_answer_tokens(
             continue
         kept.append(index)
         spans.append(span)
+    targets = explainer.task.targets(spans, [encodings[i] for i in kept])
     for method in methods:
-        results = explain_answers(
-            explainer, [questions[i] for i in kept], [contexts[i] for i in kept], method=method, answers=spans
-        )
+        results = explainer.explain_encodings([encodings[i] for i in kept], method, targets)
         for result, span in zip(results, spans, strict=True):
             special = np.asarray([t.special for t in result.tokens])
             hits, possible = answer_tokens_in_top(result.relevance, special, span, top)

@@ -87,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
     from onnxplain.evaluation.summary import Run, write_evaluation
     from onnxplain.runtime import Explainer
     from onnxplain.runtime.artifact import METHODS, TOKENIZER_FILE
-    from onnxplain.runtime.question_answering import QUESTION_ANSWERING
 
     for name in ("limit", "batch_size", "forward_batch_size", "forward_tokens", "bootstrap", "min_tokens"):
         value = getattr(args, name)
@@ -111,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             f"{', '.join(available)} in --methods"
         )
 
-    if manifest.task == QUESTION_ANSWERING:  # AOPC needs classes: question answering has its own metric
+    if explainer.task.evaluation == "answer-tokens":  # AOPC needs classes: question answering has its own metric
         return evaluate_question_answering(args, explainer, methods)
 
     mask_token = mask_token_id(explainer.directory / TOKENIZER_FILE)

@@ -11,20 +11,21 @@ from typing import Any
 from onnxplain.errors import UserError
 from onnxplain.export.architectures import EncoderWeights, read_weights
 from onnxplain.export.decoder_architectures import DecoderWeights
+from onnxplain.runtime.tasks import CAUSAL_LM, QUESTION_ANSWERING, SEQUENCE_CLASSIFICATION
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # task -> the transformers auto class that loads it
 AUTO_CLASSES = {
-    "sequence-classification": "AutoModelForSequenceClassification",
-    "causal-lm": "AutoModelForCausalLM",
-    "question-answering": "AutoModelForQuestionAnswering",
+    SEQUENCE_CLASSIFICATION: "AutoModelForSequenceClassification",
+    CAUSAL_LM: "AutoModelForCausalLM",
+    QUESTION_ANSWERING: "AutoModelForQuestionAnswering",
 }
 # checkpoint class name suffix -> task
 TASK_SUFFIXES = (
-    ("ForSequenceClassification", "sequence-classification"),
-    ("ForCausalLM", "causal-lm"),
-    ("LMHeadModel", "causal-lm"),
-    ("ForQuestionAnswering", "question-answering"),
+    ("ForSequenceClassification", SEQUENCE_CLASSIFICATION),
+    ("ForCausalLM", CAUSAL_LM),
+    ("LMHeadModel", CAUSAL_LM),
+    ("ForQuestionAnswering", QUESTION_ANSWERING),
 )
 
 
@@ -37,7 +38,7 @@ class Checkpoint:
     labels: dict[int, str]
     weights_sha256: str
     max_positions: int
-    task: str = "sequence-classification"
+    task: str = SEQUENCE_CLASSIFICATION
 
 
 def weights_checksum(directory: Path) -> str:
@@ -57,7 +58,7 @@ def task_of(config: Any) -> str:
         for suffix, task in TASK_SUFFIXES:
             if name.endswith(suffix):
                 return task
-    return "sequence-classification"
+    return SEQUENCE_CLASSIFICATION
 
 
 def max_positions_of(weights: EncoderWeights | DecoderWeights, config: Any) -> int:
@@ -108,7 +109,7 @@ def load_checkpoint(model_dir: str | Path, task: str | None = None) -> Checkpoin
     weights = read_weights(config.model_type, config, state, task)
     weights = dataclasses.replace(weights, special_token_ids=special_token_ids(directory, config))
     labels = {int(i): str(name) for i, name in model.config.id2label.items()}
-    if task == "question-answering":
+    if task == QUESTION_ANSWERING:
         labels = {0: "start", 1: "end"}
     return Checkpoint(
         directory=directory,

@@ -11,6 +11,8 @@ from onnxplain.runtime.artifact import METHODS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from onnxplain.runtime.tasks import TASKS
+
     parser.add_argument("model_dir", type=Path, help="Hugging Face sequence-classification or causal-LM directory")
     parser.add_argument("out_dir", type=Path, help="artifact directory to write")
     parser.add_argument(
@@ -35,7 +37,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--task",
-        choices=("sequence-classification", "causal-lm", "question-answering"),
+        choices=tuple(TASKS),
         help="what to explain (default: the task the checkpoint's class names)",
     )
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")

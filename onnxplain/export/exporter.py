@@ -16,6 +16,7 @@ import numpy as np
 from onnxplain import __version__
 from onnxplain.errors import UserError
 from onnxplain.runtime import artifact
+from onnxplain.runtime.tasks import CAUSAL_LM
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def export_model(
         manifest = artifact.Manifest(
             architecture=checkpoint.model_type,
             task=checkpoint.task,
-            labels=token_labels(model_dir, weights.num_labels) if checkpoint.task == "causal-lm" else checkpoint.labels,
+            labels=token_labels(model_dir, weights.num_labels) if checkpoint.task == CAUSAL_LM else checkpoint.labels,
             inputs=graph.input_names(has_token_types),
             methods=dict(zip(chosen, outputs[1:], strict=True)),
             head_mask={

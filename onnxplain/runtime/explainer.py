@@ -1,4 +1,8 @@
-"""``Explainer``: load an artifact and explain texts with it, on CPU or CUDA, without PyTorch."""
+"""``Explainer``: load an artifact and explain its task's inputs with it, on CPU or CUDA, without PyTorch.
+
+What differs between tasks (inputs, targets, results) is the task's (``onnxplain.runtime.tasks``); this class
+batches, runs the graph and hands each row of its outputs to the task.
+"""
 
 from __future__ import annotations
 
@@ -16,19 +20,14 @@ from onnxplain.runtime.artifact import (
     INPUT_IDS,
     LOGITS,
     MODEL_FILE,
-    PREDICTED_TARGET,
     TARGET,
     TOKEN_TYPE_IDS,
     TOKENIZER_FILE,
     Manifest,
     read_manifest,
 )
-from onnxplain.runtime.question_answering import QUESTION_ANSWERING, answer_span_target
-from onnxplain.runtime.results import Explanation, explanation
 from onnxplain.runtime.sessions import Device, SessionPool, choose_device
-from onnxplain.runtime.tokenization import TextEncoding, TextTokenizer, pad
-
-Target = str | int | None
+from onnxplain.runtime.tasks import Task, task_for
 
 
 class Explainer:
@@ -48,7 +47,7 @@ class Explainer:
         self.batch_size = batch_size
         self.max_length = max_length
         self._sessions = sessions
-        self._tokenizer = TextTokenizer(directory / TOKENIZER_FILE, max_length)
+        self.task: Task = task_for(manifest.task)(manifest, directory / TOKENIZER_FILE, max_length)
 
     @classmethod
     def load(
@@ -94,55 +93,53 @@ class Explainer:
     def default_method(self) -> str:
         return "mask-lrp" if "mask-lrp" in self.methods else self.methods[0]
 
-    def tokenize(self, texts: str | Sequence[str]) -> list[TextEncoding]:
-        """Token ids, character offsets, special-token mask and word ids of each text (see tokenization)."""
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        for index, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise UserError(f"text {index} is a {type(text).__name__}, not a string; pass strings")
-            if not text.strip():
-                raise UserError(f"text {index} is empty; give each text at least one word")
-        return self._tokenizer.encode(texts)
+    def tokenize(self, texts: str | Sequence[str]) -> list[Any]:
+        """The encodings of texts (of any task's inputs; see ``encode``)."""
+        return self.encode(texts)
+
+    def encode(self, inputs: Any) -> list[Any]:
+        """Check and tokenize inputs: texts, or (question, context) pairs for a question answering artifact."""
+        return self.task.encode(self.task.items(inputs))
 
     def explain(
         self,
-        texts: str | Sequence[str],
-        method: str = "mask-lrp",
-        target: Target | Sequence[Target] = None,
+        inputs: Any,
+        method: str | None = None,
+        target: Any = None,
         head_mask: np.ndarray | None = None,
-    ) -> list[Explanation]:
-        """Explain each text with ``method``; ``target``: None (= predicted), a label, or one per text."""
-        encodings = self.tokenize(texts)
-        return self.explain_encodings(encodings, method, self.target_indices(target, len(encodings)), head_mask)
+    ) -> list[Any]:
+        """Explain each input with ``method`` (default: the artifact's); one result per input, in order.
+
+        ``inputs``: a text or a list of texts; for a question answering artifact a (question, context) pair or a
+        list of pairs. ``target``: None = the predicted label (or answer); for classifiers and language models a
+        label name or index, or one per text; for question answering a (start token, end token) span, or one
+        per pair. ``head_mask``: float32 [layers, heads] for the head-masked methods (default: the artifact's).
+        """
+        encodings = self.encode(inputs)
+        targets = self.task.targets(target, encodings)
+        return self.explain_encodings(encodings, method or self.default_method, targets, head_mask)
 
     def explain_encodings(
         self,
-        encodings: Sequence[TextEncoding],
+        encodings: Sequence[Any],
         method: str,
         targets: np.ndarray,
         head_mask: np.ndarray | None = None,
-    ) -> list[Explanation]:
-        """Explain tokenized texts: batches of similar length, each padded to its longest, in input order."""
+    ) -> list[Any]:
+        """Explain encoded inputs: batches of similar length, each padded to its longest, in input order."""
         self.check_method(method)
-        results: list[Explanation | None] = [None] * len(encodings)
+        results: list[Any] = [None] * len(encodings)
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i]), reverse=True)
         metadata = self._metadata(method, head_mask)
         for first in range(0, len(order), self.batch_size):
             rows = order[first : first + self.batch_size]
-            batch = [encodings[i] for i in rows]
-            input_ids, attention_mask = pad(batch, self.manifest.pad_token_id)
-            outputs = self.run(input_ids, attention_mask, (method,), targets[rows], head_mask)
+            input_ids, attention_mask, token_type_ids = self.task.feeds([encodings[i] for i in rows])
+            outputs = self.run(input_ids, attention_mask, (method,), targets[rows], head_mask, token_type_ids)
             for row, index in enumerate(rows):
-                results[index] = explanation(
-                    encodings[index],
-                    outputs[method][row],
-                    outputs[LOGITS][row],
-                    int(targets[index]),
-                    method,
-                    self.manifest.labels,
-                    metadata,
+                results[index] = self.task.result(
+                    encodings[index], outputs[LOGITS][row], outputs[method][row], targets[index], method, metadata
                 )
-        return [r for r in results if r is not None]
+        return results
 
     def run(
         self,
@@ -155,10 +152,10 @@ class Explainer:
     ) -> dict[str, np.ndarray]:
         """One ONNX Runtime call on token ids (int64 [batch, seq]); ``methods`` None = all, () = logits only.
 
-        ``target``: int64 [batch], -1 = the predicted label. Returns ``logits`` [batch, labels] and each
-        method's relevance [batch, seq]. Only the parts of the graph these outputs need are run. Question
-        answering artifacts take ``target`` [batch, 2] (answer start and end token, -1 = predicted) and
-        return ``logits`` [batch, seq, 2]; see ``question_answering.explain_answers``.
+        ``target``: the task's (see ``onnxplain.runtime.tasks``): int64 [batch] label indices for classifiers
+        and language models, [batch, 2] answer start and end tokens for question answering; -1 = predicted.
+        Returns ``logits`` and each method's relevance [batch, seq]. Only the parts of the graph these outputs
+        need are run.
         """
         methods = self.methods if methods is None else (methods,) if isinstance(methods, str) else methods
         for method in methods:
@@ -169,15 +166,10 @@ class Explainer:
                 f"input_ids {input_ids.shape} and attention_mask {np.shape(attention_mask)} must be "
                 "[batch, sequence] arrays of the same shape"
             )
-        batch = input_ids.shape[0]
-        if self.manifest.task == QUESTION_ANSWERING:
-            target = answer_span_target(target, input_ids.shape)
-        else:
-            target = self.class_target(target, batch)
         feeds = {
             INPUT_IDS: input_ids,
             ATTENTION_MASK: np.ascontiguousarray(attention_mask, dtype=np.int64),
-            TARGET: target,
+            TARGET: self.task.check_target(target, input_ids.shape),
         }
         if TOKEN_TYPE_IDS in self.manifest.inputs:
             types = np.zeros_like(input_ids) if token_type_ids is None else token_type_ids
@@ -190,37 +182,6 @@ class Explainer:
         outputs = {LOGITS: values[0]}
         outputs.update(zip(methods, values[1:], strict=True))
         return outputs
-
-    def class_target(self, target: np.ndarray | None, batch: int) -> np.ndarray:
-        """The ``target`` input of a classifier or language model: one label index per example."""
-        if target is None:
-            target = np.full(batch, PREDICTED_TARGET, dtype=np.int64)
-        target = np.ascontiguousarray(target, dtype=np.int64).reshape(-1)
-        if target.shape != (batch,) or np.any((target < PREDICTED_TARGET) | (target >= len(self.labels))):
-            raise UserError(
-                f"target must hold one label index per example (0..{len(self.labels) - 1}, or -1 for the "
-                f"predicted label), got {target.tolist()}"
-            )
-        return target
-
-    def target_indices(self, target: Target | Sequence[Target], count: int) -> np.ndarray:
-        """Label indices (-1 = predicted) for ``count`` texts from None, a label, or one label per text."""
-        if isinstance(target, str | int | np.integer) or target is None:
-            targets: list[Target] = [target] * count
-        else:
-            targets = list(target)
-            if len(targets) != count:
-                raise UserError(f"{len(targets)} targets were given for {count} texts; give one per text")
-        indices = []
-        for label in targets:
-            if label is None:
-                indices.append(PREDICTED_TARGET)
-                continue
-            try:
-                indices.append(self.manifest.label_index(int(label) if isinstance(label, np.integer) else label))
-            except KeyError as error:
-                raise UserError(f"{error.args[0]}; pass one of them as the target") from None
-        return np.asarray(indices, dtype=np.int64)
 
     def check_method(self, method: str) -> None:
         if method not in self.methods:

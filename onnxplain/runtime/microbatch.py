@@ -14,15 +14,13 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from onnxplain.runtime.question_answering import AnswerExplanation
-from onnxplain.runtime.results import Explanation
-
-# what is explained: a text, or a (question, context) pair for question answering artifacts
-Item = str | tuple[str, str]
-Result = Explanation | AnswerExplanation
+# what is explained (an encoded input of the artifact's task) and what comes back (the task's result)
+Item = Any
+Result = Any
 ExplainBatch = Callable[[list[Item], str, np.ndarray], list[Result]]
 
 

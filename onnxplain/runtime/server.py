@@ -1,15 +1,23 @@
 """The HTTP server: ``POST /explain``, ``GET /health``, ``GET /metadata``, ``GET /openapi.json``.
 
-``POST /explain`` takes what the artifact explains: texts (``text``/``texts``) for a classifier or language
-model, question + context pairs (``question`` + ``context``, or ``pairs``) for a question answering model.
+``POST /explain`` takes what the artifact's task explains (``onnxplain.runtime.tasks``): texts (``text``, or
+``texts``, each a string or ``{"text": ..., "target": ...}``) for a classifier or language model, question +
+context pairs (``question`` + ``context``, or ``pairs``) for a question answering model.
 
-Built on Starlette (served by uvicorn): the small, well-kept ASGI toolkit that FastAPI itself stands on,
-with no extra dependencies (no pydantic); the request checks here are few and written out plainly. Every
-error is a JSON ``{"error": "<one sentence>", "status": <code>}``.
+The request's one description is the task's JSON Schema. ``/openapi.json`` publishes it, and every body is
+validated against that same document (``request_checks``) before anything else reads it. Chosen over pydantic
+models with FastAPI because (1) the validator's semantics are JSON Schema's own, so what the document admits is
+exactly what is accepted (``45.0`` is an integer in JSON Schema; pydantic's lax and strict modes each differ
+from it somewhere), (2) the schema depends on the artifact (its methods, its labels, up to a whole vocabulary
+for a language model, and the server's limits), which is data to fill in rather than classes to generate, (3) a
+client in another language can validate against the same document, and (4) it adds one small library
+(``jsonschema``) to Starlette, which stays the server's toolkit. Served by uvicorn. Every error is a JSON
+``{"error": "<one sentence>", "status": <code>}``; a 405 carries ``Allow`` (RFC 9110).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,12 +32,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from onnxplain import __version__
-from onnxplain.errors import UserError
-from onnxplain.runtime.artifact import PREDICTED_TARGET, TOKENIZER_FILE
+from onnxplain.errors import RequestError, UserError
 from onnxplain.runtime.explainer import Explainer
 from onnxplain.runtime.microbatch import MicroBatcher, QueueFull
-from onnxplain.runtime.openapi import openapi_document
-from onnxplain.runtime.question_answering import QUESTION_ANSWERING, encode_pairs, explain_answers
+from onnxplain.runtime.openapi import openapi_document, request_schema
+from onnxplain.runtime.request_checks import RequestChecker
 from onnxplain.runtime.server_limits import ServerLimits
 
 
@@ -49,110 +56,63 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-TEXT_FIELDS = {"text", "texts", "method", "target"}
-QUESTION_FIELDS = {"question", "context", "pairs", "method"}
+def _not_a_number(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
 
 
-def _check_string(value: Any, name: str, limits: ServerLimits) -> str:
-    if not isinstance(value, str):
-        raise HTTPException(422, f"{name} is {type(value).__name__}, not a string")
-    if not value.strip():
-        raise HTTPException(422, f"{name} is empty; send at least one word")
-    if len(value) > limits.max_text_chars:
-        raise HTTPException(413, f"{name} has {len(value)} characters, more than the {limits.max_text_chars} allowed")
-    return value
+def read_json(body: bytes) -> Any:
+    """The body as JSON (strict: no NaN or Infinity, no unpaired surrogate escape); 400 when it is not."""
+    try:
+        payload = json.loads(body, parse_constant=_not_a_number)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RequestError(400, f"the request body is not valid JSON ({error})") from None
+    except RecursionError:
+        raise RequestError(400, "the request body is nested too deeply to be a request") from None
+    stack = [payload]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise RequestError(
+                    400, "the request body holds an unpaired surrogate escape (\\ud800-\\udfff); send Unicode text"
+                ) from None
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return payload
 
 
-def _check_method(payload: dict[str, Any], explainer: Explainer) -> str:
-    method = payload.get("method", explainer.default_method)
-    if not isinstance(method, str) or method not in explainer.methods:
-        raise HTTPException(422, f"unknown method {method!r}; this model offers {', '.join(explainer.methods)}")
-    return method
-
-
-def parse_question_request(
-    payload: Any, explainer: Explainer, limits: ServerLimits
-) -> tuple[list[tuple[str, str]], str, np.ndarray]:
-    """Check a ``POST /explain`` body for a question answering artifact: ``{"question": q, "context": c}`` or
-    ``{"pairs": [{"question": q, "context": c}, ...]}``, optional ``method``; the predicted answer is explained."""
-    if not isinstance(payload, dict):
-        raise HTTPException(422, 'the body must be a JSON object such as {"question": "...", "context": "..."}')
-    if set(payload) & {"text", "texts", "target"}:
-        raise HTTPException(
-            422,
-            'this model answers questions: send {"question": "...", "context": "..."} or {"pairs": [...]} '
-            'instead of "text"/"texts"; it explains its predicted answer, so "target" does not apply',
-        )
-    unknown = set(payload) - QUESTION_FIELDS
-    if unknown:
-        raise HTTPException(422, f"unknown field(s) {', '.join(sorted(unknown))}; use question + context, or pairs")
-    single = "question" in payload or "context" in payload
-    if single == ("pairs" in payload):
-        raise HTTPException(422, 'give either "question" and "context" (strings) or "pairs" (a list of them)')
-    if single:
-        if "question" not in payload or "context" not in payload:
-            raise HTTPException(422, 'give both "question" and "context"')
-        pairs = [{"question": payload["question"], "context": payload["context"]}]
-    else:
-        pairs = payload["pairs"]
-        if not isinstance(pairs, list) or not pairs:
-            raise HTTPException(
-                422, '"pairs" must be a non-empty list of objects such as {"question": "...", "context": "..."}'
-            )
-    if len(pairs) > limits.max_texts:
-        raise HTTPException(413, f"{len(pairs)} pairs in one request, more than the {limits.max_texts} allowed")
-    items = []
-    for index, pair in enumerate(pairs):
-        if not isinstance(pair, dict) or set(pair) != {"question", "context"}:
-            raise HTTPException(422, f'pair {index} must be an object with exactly "question" and "context"')
-        question = _check_string(pair["question"], f"question {index}", limits)
-        items.append((question, _check_string(pair["context"], f"context {index}", limits)))
-    try:  # a question too long for the model fails here, not in a batch shared with other requests
-        questions, contexts = [q for q, _ in items], [c for _, c in items]
-        encode_pairs(explainer.directory / TOKENIZER_FILE, questions, contexts, explainer.max_length)
-    except UserError as error:
-        raise HTTPException(422, str(error)) from None
-    targets = np.full((len(items), 2), PREDICTED_TARGET, dtype=np.int64)
-    return items, _check_method(payload, explainer), targets
+@functools.lru_cache(maxsize=8)
+def request_checker(explainer: Explainer, limits: ServerLimits) -> RequestChecker:
+    """The validator of this artifact's request schema under these limits (built once: a language model's
+    schema lists its whole vocabulary)."""
+    task = explainer.task
+    return RequestChecker(request_schema(explainer, limits), task.request_shape(), task.item_noun, explainer.labels)
 
 
 def parse_explain_request(
     payload: Any, explainer: Explainer, limits: ServerLimits
-) -> tuple[list[str], str, np.ndarray]:
-    """Check a ``POST /explain`` body; raise ``HTTPException`` (413 or 422) naming the problem."""
-    if not isinstance(payload, dict):
-        raise HTTPException(422, 'the body must be a JSON object such as {"texts": ["..."]}')
-    if set(payload) & {"question", "context", "pairs"}:
-        raise HTTPException(
-            422,
-            f"this model is a {explainer.manifest.task} model and explains texts, not questions; "
-            'send {"text": "..."} or {"texts": [...]}',
-        )
-    unknown = set(payload) - TEXT_FIELDS
-    if unknown:
-        raise HTTPException(422, f"unknown field(s) {', '.join(sorted(unknown))}; use text/texts, method, target")
-    if ("text" in payload) == ("texts" in payload):
-        raise HTTPException(422, 'give either "text" (one string) or "texts" (a list of strings)')
-    texts = [payload["text"]] if "text" in payload else payload["texts"]
-    if not isinstance(texts, list) or not texts:
-        raise HTTPException(422, '"texts" must be a non-empty list of strings')
-    if len(texts) > limits.max_texts:
-        raise HTTPException(413, f"{len(texts)} texts in one request, more than the {limits.max_texts} allowed")
-    for index, text in enumerate(texts):
-        _check_string(text, f"text {index}", limits)
-    method = _check_method(payload, explainer)
-    target = payload.get("target")
-    if isinstance(target, bool) or not (target is None or isinstance(target, str | int) or isinstance(target, list)):
-        raise HTTPException(422, '"target" must be a label name or index, or a list of them (one per text)')
-    if isinstance(target, list) and any(
-        isinstance(t, bool) or not (t is None or isinstance(t, str | int)) for t in target
-    ):
-        raise HTTPException(422, 'every entry of "target" must be a label name or index, or null (predicted)')
+) -> tuple[list[Any], str, np.ndarray]:
+    """Check a ``POST /explain`` body against the request schema; return its inputs, encoded, the method and
+    the graph's targets. ``RequestError`` (413 or 422) names the problem."""
+    request_checker(explainer, limits).check(payload)
+    items, target = explainer.task.request_items(payload)
     try:
-        targets = explainer.target_indices(target, len(texts))
-    except UserError as error:
-        raise HTTPException(422, str(error)) from None
-    return texts, method, targets
+        encodings = explainer.encode(items)
+        targets = explainer.task.targets(target, encodings)
+    except UserError as error:  # the schema admits only inputs that encode; this is a second line of defence
+        raise RequestError(422, str(error)) from None
+    return encodings, payload.get("method", explainer.default_method), targets
+
+
+def body_limit(explainer: Explainer, limits: ServerLimits) -> int:
+    """The largest body a request that the schema admits can take (see ``ServerLimits.body_bytes``)."""
+    longest_label = max((len(name) for name in explainer.labels.values()), default=0)
+    return limits.body_bytes(explainer.task.strings_per_item, extra_chars_per_item=longest_label)
 
 
 def metadata(explainer: Explainer, limits: ServerLimits) -> dict[str, Any]:
@@ -184,31 +144,24 @@ def create_app(explainer: Explainer, limits: ServerLimits | None = None, model_n
     from onnxplain.runtime.open_inference import open_inference_routes  # it builds on this module
 
     limits = limits or ServerLimits()
-    answers_questions = explainer.manifest.task == QUESTION_ANSWERING
-    parse = parse_question_request if answers_questions else parse_explain_request
-    body_limit = limits.body_bytes(strings_per_item=2 if answers_questions else 1)
-
-    def explain_batch(items: list[Any], method: str, targets: np.ndarray) -> list[Any]:
-        if answers_questions:
-            return explain_answers(explainer, [q for q, _ in items], [c for _, c in items], method)
-        return explainer.explain_encodings(explainer.tokenize(items), method, targets)
-
-    batcher = MicroBatcher(explain_batch, limits.max_batch, limits.max_wait_ms / 1000, limits.max_queued_texts)
+    largest_body = body_limit(explainer, limits)
+    batcher = MicroBatcher(
+        explainer.explain_encodings, limits.max_batch, limits.max_wait_ms / 1000, limits.max_queued_texts
+    )
     document = openapi_document(explainer, limits)
     about = metadata(explainer, limits)
+    request_checker(explainer, limits)  # build the validator now, not at the first request
 
     async def explain(request: Request) -> Response:
         try:
             with batcher.arriving() as arrival:
-                body = await _read_body(request, body_limit)
-                try:
-                    payload = json.loads(body)
-                except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                    raise HTTPException(400, f"the request body is not valid JSON ({error})") from None
-                items, method, targets = parse(payload, explainer, limits)
-                results = await arrival.explain(items, method, targets)
+                payload = read_json(await _read_body(request, largest_body))
+                encodings, method, targets = parse_explain_request(payload, explainer, limits)
+                results = await arrival.explain(encodings, method, targets)
         except QueueFull as error:
             return _error(503, f"the server is busy: {error}; retry shortly", {"Retry-After": "1"})
+        except RequestError as error:
+            return _error(error.status, str(error))
         except UserError as error:
             return _error(422, str(error))
         return JSONResponse({"results": [r.to_json() for r in results]})
@@ -224,7 +177,10 @@ def create_app(explainer: Explainer, limits: ServerLimits | None = None, model_n
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
-        return _error(error.status_code, error.detail)
+        message = error.detail
+        if error.status_code == 405 and error.headers and "Allow" in error.headers:
+            message = f"{request.method} is not allowed on {request.url.path}; use {error.headers['Allow']}"
+        return _error(error.status_code, message, dict(error.headers) if error.headers else None)
 
     async def server_error(request: Request, error: Exception) -> Response:
         return _error(500, f"internal error ({type(error).__name__}); the server logged it and keeps running")

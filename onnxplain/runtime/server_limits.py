@@ -13,15 +13,13 @@ class ServerLimits:
     max_batch: int = 32  # texts per ONNX Runtime call
     max_wait_ms: float = 2.0  # how long the first request of a batch waits for others to join it
 
-    @property
-    def max_body_bytes(self) -> int:
-        """Room for every text at 4 bytes a character (UTF-8's worst case) plus the JSON around them."""
-        return self.body_bytes(strings_per_item=1)
-
-    def body_bytes(self, strings_per_item: int) -> int:
-        """The body limit when each of the ``max_texts`` items holds this many strings (a question answering
-        request sends a question and a context per item)."""
-        return self.max_texts * strings_per_item * self.max_text_chars * 4 + 64 * 1024
+    def body_bytes(self, strings_per_item: int, extra_chars_per_item: int = 0) -> int:
+        """The body limit when each of the ``max_texts`` items holds this many strings of ``max_text_chars``
+        (a question answering request sends a question and a context per item) and ``extra_chars_per_item``
+        more (a label name), at 12 bytes a character (JSON's longest spelling of one: a ``\\uXXXX\\uXXXX``
+        surrogate pair), plus room for the JSON around them."""
+        chars = strings_per_item * self.max_text_chars + extra_chars_per_item
+        return self.max_texts * (chars * 12 + 64) + 64 * 1024
 
 
 DEFAULT_LIMITS = ServerLimits()

@@ -10,10 +10,10 @@ import html
 import json
 from collections.abc import Sequence
 
-from onnxplain.runtime.question_answering import AnswerExplanation
 from onnxplain.runtime.render.html import html_page, marked_text
 from onnxplain.runtime.render.scale import intensities, strongest
 from onnxplain.runtime.render.terminal import join_blocks, mark_words
+from onnxplain.runtime.tasks.answers import AnswerExplanation
 
 EXPLAINED = "the answer"
 
@@ -33,6 +33,9 @@ def _answer_line(result: AnswerExplanation) -> str:
 def _warnings(result: AnswerExplanation) -> list[str]:
     if not result.truncated:
         return []
+    question_end = max((w.end for w in result.question_words), default=0)
+    if question_end < len(result.question.rstrip()):
+        return ["the question is too long for the model's token limit and was cut, and its context with it"]
     return ["the context is longer than the model's token limit and was cut; only its first part is explained"]
 
 
