@@ -7,8 +7,7 @@ from __future__ import annotations
 EXTRA_OF_MODULE: dict[str, str] = {
     "starlette": "serve",
     "uvicorn": "serve",
-    "fastapi": "serve",
-    "pydantic": "serve",
+    "jsonschema": "serve",
     "matplotlib": "plots",
     "torch": "export",
     "transformers": "export",
@@ -20,6 +19,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "ray": "ray",
     "pyarrow": "ray",
     "tritonclient": "dev",
+    "schemathesis": "dev",
 }
 
 

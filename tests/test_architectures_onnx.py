@@ -53,3 +53,18 @@ def test_export_equals_eager_and_explains(
     for together, single in zip(batched[0].tokens, alone.tokens, strict=True):
         assert together.relevance == pytest.approx(single.relevance, rel=1e-3, abs=1e-6)
     assert batched[0].target == alone.target
+    assert explainer.task.name == task
+    if task == "causal-lm":  # the vocabulary is the labels: the next token to explain, by spelling or by id
+        from starlette.testclient import TestClient
+
+        from onnxplain.runtime.server import create_app
+
+        token = explainer.labels[1037]
+        [by_name] = explainer.explain(texts[0], method=methods[0], target=token)
+        [by_id] = explainer.explain(texts[0], method=methods[0], target=1037)
+        assert by_name.target == by_id.target == token
+        with TestClient(create_app(explainer)) as client:
+            response = client.post("/explain", json={"text": texts[0], "method": methods[0], "target": token})
+            assert response.status_code == 200 and response.json()["results"] == [by_name.to_json()]
+            refused = client.post("/explain", json={"text": texts[0], "target": "no such token"})
+            assert refused.status_code == 422 and "unknown label 'no such token'" in refused.json()["error"]

@@ -87,7 +87,7 @@ BAD = [
     (json.dumps({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [2], "data": ["a"]}]}), 400, "agree"),
     (json.dumps(infer_json(["fine"], colour="red")), 400, "unknown parameter(s) colour"),
     (json.dumps({**infer_json(["fine"]), "outputs": [{"name": "nope"}]}), 400, "unknown output 'nope'"),
-    (json.dumps(infer_json([""])), 422, "text 0 is empty"),
+    (json.dumps(infer_json([""])), 422, "texts[0] is empty"),
     (json.dumps(infer_json(["fine"], method="nope")), 422, "unknown method 'nope'"),
     (json.dumps(infer_json(["fine"], target="nope")), 422, "unknown label 'nope'"),
     (json.dumps(infer_json(["x" * 201])), 413, "more than the 200 allowed"),

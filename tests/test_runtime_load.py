@@ -17,7 +17,7 @@ import numpy as np
 from onnxplain.runtime import Explainer
 from onnxplain.runtime.server import create_app
 from onnxplain.runtime.server_limits import ServerLimits
-from tests.serving import serving
+from tests.servers import serving
 
 REQUESTS = 500
 CLIENTS = 32

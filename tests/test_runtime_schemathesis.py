@@ -18,7 +18,7 @@ import pytest
 from onnxplain.runtime import Explainer
 from onnxplain.runtime.server import create_app
 from onnxplain.runtime.server_limits import ServerLimits
-from tests.serving import serving
+from tests.servers import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMITS = ServerLimits(max_text_chars=200, max_texts=4, max_queued_texts=64, max_batch=8)

@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from onnxplain import __version__
-from onnxplain.errors import UserError
+from onnxplain.errors import RequestError, UserError
 from onnxplain.runtime.explainer import Explainer
 from onnxplain.runtime.microbatch import MicroBatcher, QueueFull
 from onnxplain.runtime.open_inference_tensors import (
@@ -47,10 +47,10 @@ from onnxplain.runtime.open_inference_tensors import (
     encode_response,
     split_body,
 )
-from onnxplain.runtime.question_answering import QUESTION_ANSWERING
 from onnxplain.runtime.results import Explanation
-from onnxplain.runtime.server import _error, _read_body, parse_explain_request
+from onnxplain.runtime.server import _error, _read_body, body_limit, parse_explain_request
 from onnxplain.runtime.server_limits import ServerLimits
+from onnxplain.runtime.tasks import QUESTION_ANSWERING
 
 MODEL_VERSION = "1"
 TEXT_INPUT = "text"
@@ -171,7 +171,7 @@ def open_inference_routes(
     name = name or default_model_name(explainer)
     about = model_metadata(explainer, name)
     output_names = [spec[0] for spec in output_specs(explainer)]
-    body_limit = limits.max_body_bytes + 4 * limits.max_texts  # binary BYTES carry a 4-byte length each
+    largest_body = body_limit(explainer, limits) + 4 * limits.max_texts  # binary BYTES carry a 4-byte length each
 
     def check_model(request: Request) -> None:
         asked, version = request.path_params["model"], request.path_params.get("version", MODEL_VERSION)
@@ -204,7 +204,7 @@ def open_inference_routes(
             return _error(415, f"the body is {encoding}-compressed; send it uncompressed")
         try:
             with batcher.arriving() as arrival:
-                body = await _read_body(request, body_limit)
+                body = await _read_body(request, largest_body)
                 document, binary = split_body(body, request.headers.get(HEADER_LENGTH))
                 payload, requested, request_id = parse_infer_request(document, binary, output_names)
                 texts, method, targets = parse_explain_request(payload, explainer, limits)
@@ -213,6 +213,8 @@ def open_inference_routes(
             return _error(400, str(error))
         except QueueFull as error:
             return _error(503, f"the server is busy: {error}; retry shortly", {"Retry-After": "1"})
+        except RequestError as error:
+            return _error(error.status, str(error))
         except UserError as error:
             return _error(422, str(error))
         tensors = output_tensors(explainer, results)  # type: ignore[arg-type]

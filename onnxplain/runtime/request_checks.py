@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from onnxplain.errors import RequestError
 
 TOO_LARGE = {"maxLength", "maxItems"}  # a limit of the server's, answered 413 Content Too Large
 SHOWN_CHOICES = 8
+LARGE_ENUM = 64  # an enum longer than this (a vocabulary) is checked for strings by a set, not a scan
 
 
 def where(path: Sequence[Any]) -> str:
@@ -67,12 +68,30 @@ def fitting_branches(branches: Sequence[dict[str, Any]], value: Any) -> list[int
     return fitting
 
 
+def validator_class() -> type[Draft202012Validator]:
+    """Draft 2020-12 with the same ``enum`` semantics, but a string is looked up in a large enum by a set (a
+    language model's labels are its vocabulary: a scan of 50,000 names took 28 ms a request)."""
+    scan = Draft202012Validator.VALIDATORS["enum"]
+    members: dict[int, tuple[list[Any], frozenset[str]]] = {}
+
+    def enum(validator: Any, enums: list[Any], instance: Any, schema: dict[str, Any]) -> Any:
+        if not isinstance(instance, str) or len(enums) <= LARGE_ENUM:
+            yield from scan(validator, enums, instance, schema)
+            return
+        if id(enums) not in members:  # the list is kept with its set, so its id is never reused meanwhile
+            members[id(enums)] = (enums, frozenset(e for e in enums if isinstance(e, str)))
+        if instance not in members[id(enums)][1]:
+            yield ValidationError(f"{instance!r} is not one of the {len(enums)} values allowed")
+
+    return validators.extend(Draft202012Validator, {"enum": enum})
+
+
 class RequestChecker:
     """Validates request bodies against one JSON Schema; ``shape`` shows a valid body in messages."""
 
     def __init__(self, schema: dict[str, Any], shape: str, noun: str, labels: dict[int, str]) -> None:
         Draft202012Validator.check_schema(schema)
-        self.validator = Draft202012Validator(schema)
+        self.validator = validator_class()(schema)
         self.shape = shape
         self.noun = noun
         self.labels = labels

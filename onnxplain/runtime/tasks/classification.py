@@ -37,6 +37,9 @@ class SequenceClassification(Task):
     def __init__(self, manifest: Manifest, tokenizer_file: Path, max_length: int) -> None:
         super().__init__(manifest, tokenizer_file, max_length)
         self._tokenizer = TextTokenizer(tokenizer_file, max_length)
+        self._index_of: dict[str, int] = {}  # label name -> its first index (a vocabulary may repeat a name)
+        for index, name in sorted(manifest.labels.items()):
+            self._index_of.setdefault(name, index)
 
     def items(self, inputs: Any) -> list[str]:
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
@@ -55,10 +58,8 @@ class SequenceClassification(Task):
     def label_index(self, label: str | int) -> int:
         """A label given by name (names first: a label may be called "1") or by index (digits allowed)."""
         labels = self.manifest.labels
-        if isinstance(label, str):
-            for index, name in labels.items():
-                if name == label:
-                    return index
+        if isinstance(label, str) and label in self._index_of:
+            return self._index_of[label]
         if isinstance(label, int | np.integer) or (isinstance(label, str) and label.isdigit()):
             if int(label) in labels:
                 return int(label)
