@@ -24,6 +24,7 @@ from onnxplain.runtime.tasks.task import Task
 from onnxplain.runtime.tokenization import TextEncoding, TextTokenizer
 
 Label = str | int | None
+SHOWN_LABELS = 10  # labels listed in an error (a language model's are its vocabulary)
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")  # read by column; any other --file is one text a line
 
 
@@ -43,8 +44,6 @@ class SequenceClassification(Task):
 
     def items(self, inputs: Any) -> list[str]:
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
-        if not texts:
-            raise UserError("no text to explain; give at least one text")
         for index, text in enumerate(texts):
             if not isinstance(text, str):
                 raise UserError(f"text {index} is a {type(text).__name__}, not a string; pass strings")
@@ -63,9 +62,11 @@ class SequenceClassification(Task):
         if isinstance(label, int | np.integer) or (isinstance(label, str) and label.isdigit()):
             if int(label) in labels:
                 return int(label)
-        shown = ", ".join(f"{i} ({n})" for i, n in sorted(labels.items())[:10])
-        more = f", … ({len(labels)} in all)" if len(labels) > 10 else ""
-        raise UserError(f"unknown label {label!r}; this model's labels are {shown}{more}; pass one of them")
+        shown = ", ".join(f"{i} ({n})" for i, n in sorted(labels.items())[:SHOWN_LABELS])
+        more = f", … ({len(labels)} in all)" if len(labels) > SHOWN_LABELS else ""
+        raise UserError(
+            f"unknown label {label!r}; this model's labels are {shown}{more}; pass one of them as the target"
+        )
 
     def targets(self, target: Label | Sequence[Label], encodings: Sequence[Any]) -> np.ndarray:
         """Label indices (-1 = predicted) from None, a label (name or index), or one label per text."""
@@ -200,6 +201,9 @@ class SequenceClassification(Task):
         return read_texts(args)
 
     def cli_target(self, value: str | None) -> Label:
+        """A label name, or the index it spells when no label has that name."""
+        if value is not None and value.isdigit() and value not in self._index_of:
+            return int(value)
         return value
 
 
