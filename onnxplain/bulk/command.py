@@ -87,6 +87,11 @@ def explain_dataset(
     started = time.monotonic()
     artifact, out = str(Path(artifact).resolve()), Path(out)
     manifest = read_manifest(artifact)
+    if manifest.task == "question-answering":
+        raise UserError(
+            "explain-dataset explains texts, and this artifact answers questions; "
+            "use onnxplain explain ARTIFACT --file pairs.jsonl"
+        )
     default = "mask-lrp" if "mask-lrp" in manifest.methods else next(iter(manifest.methods))
     methods = list(methods or [default])
     for method in methods:
