@@ -26,7 +26,6 @@ import torch
 from torch import Tensor
 
 from onnxplain.export.canonical import forward
-from onnxplain.export.encoder import Trace
 from onnxplain.export.methods import (
     attcat,
     chefer_rollout,
@@ -37,6 +36,7 @@ from onnxplain.export.methods import (
     stored_attention_relevance,
 )
 from onnxplain.export.rulesets import AttnLRP, Chefer, ConservativePropagation, Gradient
+from onnxplain.export.trace import Trace
 
 
 @dataclass

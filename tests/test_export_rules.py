@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from onnxplain.export import rules
-from onnxplain.export.encoder import ACTIVATIONS
+from onnxplain.export.activations import ACTIVATIONS
 
 torch.manual_seed(0)
 

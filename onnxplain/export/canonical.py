@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from onnxplain.export.architectures import EncoderWeights
+from onnxplain.export.architectures import CanonicalWeights
+from onnxplain.export.architectures.decoders import DecoderWeights
 from onnxplain.export.decoder import decode
-from onnxplain.export.decoder_architectures import DecoderWeights
-from onnxplain.export.encoder import Trace, encode
+from onnxplain.export.encoder import encode
 from onnxplain.export.rulesets import Gradient
+from onnxplain.export.trace import Trace
 
-CanonicalWeights = EncoderWeights | DecoderWeights
+__all__ = ["CanonicalWeights", "forward"]
 
 
 def forward(

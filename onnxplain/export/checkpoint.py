@@ -10,7 +10,7 @@ from typing import Any
 
 from onnxplain.errors import UserError
 from onnxplain.export.architectures import EncoderWeights, read_weights
-from onnxplain.export.decoder_architectures import DecoderWeights
+from onnxplain.export.architectures.decoders import DecoderWeights
 from onnxplain.runtime.tasks import CAUSAL_LM, QUESTION_ANSWERING, SEQUENCE_CLASSIFICATION
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")

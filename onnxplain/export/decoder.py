@@ -12,16 +12,16 @@ Conventions shared by every decoder task:
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
-from onnxplain.export.architectures import Linear, Norm
-from onnxplain.export.decoder_architectures import DecoderWeights
-from onnxplain.export.encoder import Trace, activation_function
+from onnxplain.export.activations import activation_function
+from onnxplain.export.architectures.decoders import DecoderWeights
+from onnxplain.export.architectures.weights import Norm
+from onnxplain.export.blocks import layer_norm, linear, self_attention
 from onnxplain.export.positions import real_token_positions, rotary_angles
 from onnxplain.export.rulesets import Gradient
+from onnxplain.export.trace import Trace
 
 
 def last_real_token(attention_mask: Tensor) -> Tensor:
@@ -41,15 +41,6 @@ def causal_attention_bias(attention_mask: Tensor) -> Tensor:
     return torch.where(allowed, torch.zeros((), device=attention_mask.device), blocked)
 
 
-def repeat_key_value_heads(t: Tensor, repeats: int) -> Tensor:
-    """[B, KV, T, d] -> [B, KV * repeats, T, d], each key/value head serving ``repeats`` query heads in turn
-    (grouped-query attention)."""
-    if repeats == 1:
-        return t
-    batch, kv_heads, tokens, dim = t.shape
-    return t[:, :, None].expand(batch, kv_heads, repeats, tokens, dim).reshape(batch, kv_heads * repeats, tokens, dim)
-
-
 def decode(
     weights: DecoderWeights, rules: Gradient, input_ids: Tensor, attention_mask: Tensor, head_mask: Tensor
 ) -> Trace:
@@ -58,13 +49,10 @@ def decode(
     The input relevance lives on the summed input embedding (word + learned position, the start of the
     residual stream); ``head_mask`` is [layers, query heads]."""
 
-    def linear(x: Tensor, layer: Linear) -> Tensor:
-        return rules.linear(x, layer.weight, layer.bias)
-
     def norm(x: Tensor, layer: Norm) -> Tensor:
         if weights.rms_norm:
             return rules.rms_norm(x, layer.weight, layer.eps)
-        return rules.norm(x, layer.weight, layer.bias, layer.eps)
+        return layer_norm(rules, x, layer)
 
     positions = real_token_positions(attention_mask)
     words = weights.word_embeddings[input_ids]
@@ -75,40 +63,26 @@ def decode(
         logits=embeddings, embeddings=embeddings, word_embeddings=words, explained_position=explained, causal=True
     )
 
-    batch, tokens, hidden = embeddings.shape
+    batch = embeddings.shape[0]
     heads, kv_heads, head_dim = weights.num_heads, weights.num_key_value_heads, weights.head_dim
     bias = causal_attention_bias(attention_mask)
     rotation = None if weights.rotary_base is None else rotary_angles(positions, head_dim, weights.rotary_base)
     feed_forward_activation = activation_function(weights.activation)
 
-    def split_heads(t: Tensor, count: int) -> Tensor:
-        return t.reshape(batch, tokens, count, head_dim).transpose(1, 2)
-
     x = embeddings
     for index, layer in enumerate(weights.layers):
         normed = norm(x, layer.attention_norm)
-        query = split_heads(linear(normed, layer.query), heads)
-        key = split_heads(linear(normed, layer.key), kv_heads)
-        value = split_heads(linear(normed, layer.value), kv_heads)
-        if rotation is not None:
-            query, key = rules.rotary(query, *rotation), rules.rotary(key, *rotation)
-        key = repeat_key_value_heads(key, heads // kv_heads)
-        value = repeat_key_value_heads(value, heads // kv_heads)
-        scores = rules.attention_scores(query, key.transpose(-1, -2), 1.0 / math.sqrt(head_dim), bias)
-        attention = rules.softmax(scores)
-        context = rules.head_mask(rules.context(attention, value), head_mask[index])
-        trace.attentions.append(attention)
-        trace.values.append(value)
-        trace.contexts.append(context)
-        merged = context.transpose(1, 2).reshape(batch, tokens, heads * head_dim)
-        x = rules.residual(linear(merged, layer.attention_output), x)
+        attended = self_attention(
+            rules, normed, layer.attention, heads, head_dim, bias, head_mask[index], trace, kv_heads, rotation
+        )
+        x = rules.residual(attended, x)
         normed = norm(x, layer.feed_forward_norm)
         if layer.gate is None:
-            inner = rules.activation(feed_forward_activation, linear(normed, layer.up))
+            inner = rules.activation(feed_forward_activation, linear(rules, normed, layer.up))
         else:
-            gate = rules.activation(feed_forward_activation, linear(normed, layer.gate))
-            inner = rules.gate(gate, linear(normed, layer.up))
-        x = rules.residual(linear(inner, layer.down), x)
+            gate = rules.activation(feed_forward_activation, linear(rules, normed, layer.gate))
+            inner = rules.gate(gate, linear(rules, normed, layer.up))
+        x = rules.residual(linear(rules, inner, layer.down), x)
         trace.hidden_states.append(x)
 
     final = norm(x, weights.final_norm)
@@ -117,5 +91,5 @@ def decode(
     # through them is 0)
     trace.hidden_states[-1] = final
     last = final.gather(1, explained[:, None, None].expand(batch, 1, final.shape[-1])).squeeze(1)
-    trace.logits = linear(last, weights.head)
+    trace.logits = linear(rules, last, weights.head)
     return trace

@@ -80,7 +80,7 @@ def token_labels(model_dir: Path, vocabulary: int) -> dict[int, str]:
 
 def explained_position(weights: Any) -> str:
     """The manifest's ``explained_position``: which token's final state the logits read."""
-    from onnxplain.export.decoder_architectures import DecoderWeights
+    from onnxplain.export.architectures.decoders import DecoderWeights
 
     if isinstance(weights, DecoderWeights):
         return "last-real-token"

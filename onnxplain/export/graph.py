@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from onnxplain.export.architectures.decoders import DecoderWeights
 from onnxplain.export.canonical import CanonicalWeights
-from onnxplain.export.decoder_architectures import DecoderWeights
 from onnxplain.export.graph_passes import share_forward_passes
 from onnxplain.export.methods import explain
 from onnxplain.runtime import artifact

@@ -18,9 +18,9 @@ import torch
 from torch import Tensor
 
 from onnxplain.export.canonical import CanonicalWeights, forward
-from onnxplain.export.encoder import Trace
 from onnxplain.export.rules import product_relevance
 from onnxplain.export.rulesets import AttnLRP, Chefer, ConservativePropagation, Gradient
+from onnxplain.export.trace import Trace
 from onnxplain.runtime.artifact import METHODS
 
 # Methods that read the ordinary gradient of the target logit.

@@ -1,24 +1,21 @@
 """Decoder adapters: where a GPT-2 or Llama-family checkpoint keeps each weight of the canonical pre-norm
-causal decoder, and which flags set it apart. Adapters are data; `decoder.py` holds the one forward."""
+causal decoder, and which flags set it apart. Adapters are data; `onnxplain/export/decoder.py` holds the one
+forward."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from onnxplain.errors import UserError
-from onnxplain.export.architectures import Linear, Norm
+from onnxplain.export.architectures.weights import Linear, Norm, SelfAttention, StateReader
 
 
 @dataclass(frozen=True)
 class DecoderLayer:
-    query: Linear
-    key: Linear
-    value: Linear
-    attention_output: Linear
+    attention: SelfAttention
     attention_norm: Norm  # before attention (pre-norm)
     feed_forward_norm: Norm  # before the feed-forward block
     gate: Linear | None  # SwiGLU's gate projection; None for a plain MLP
@@ -159,63 +156,48 @@ def read_decoder_weights(model_type: str, config: Any, state: dict[str, Tensor],
     if adapter is None:
         raise UserError(f"model type {model_type!r} is not a supported decoder ({', '.join(decoder_model_types())})")
     check_supported_config(model_type, config)
-    eps = float(getattr(config, adapter.norm_eps_key))
     hidden = int(config.hidden_size)
     heads = int(config.num_attention_heads)
     kv_heads = int(getattr(config, "num_key_value_heads", None) or heads)
     head_dim = int(getattr(config, "head_dim", None) or hidden // heads)
+    read = StateReader(
+        state, f"a {model_type} {task} model", float(getattr(config, adapter.norm_eps_key)), transposed=adapter.conv1d
+    )
 
-    def tensor(name: str) -> Tensor:
-        if name not in state:
-            raise UserError(f"the checkpoint has no weight {name!r}; is it a {model_type} {task} model?")
-        return state[name].detach().to(torch.float32)
-
-    def optional(name: str) -> Tensor | None:
-        return state[name].detach().to(torch.float32) if name in state else None
-
-    def linear(name: str) -> Linear:
-        weight = tensor(f"{name}.weight")
-        return Linear(weight.T.contiguous() if adapter.conv1d else weight, optional(f"{name}.bias"))
-
-    def norm(name: str) -> Norm:
-        return Norm(tensor(f"{name}.weight"), optional(f"{name}.bias"), eps)
-
-    def attention(prefix: str) -> tuple[Linear, Linear, Linear]:
+    def attention(prefix: str) -> SelfAttention:
+        output = read.linear(f"{prefix}.{adapter.attention_output}")
         if not adapter.fused_qkv:
             assert adapter.key is not None and adapter.value is not None
-            return (
-                linear(f"{prefix}.{adapter.query}"),
-                linear(f"{prefix}.{adapter.key}"),
-                linear(f"{prefix}.{adapter.value}"),
+            return SelfAttention(
+                query=read.linear(f"{prefix}.{adapter.query}"),
+                key=read.linear(f"{prefix}.{adapter.key}"),
+                value=read.linear(f"{prefix}.{adapter.value}"),
+                output=output,
             )
-        fused = linear(f"{prefix}.{adapter.query}")
+        fused = read.linear(f"{prefix}.{adapter.query}")
         weights = fused.weight.split(hidden, dim=0)
         biases = fused.bias.split(hidden) if fused.bias is not None else (None, None, None)
         q, k, v = (Linear(w.contiguous(), b) for w, b in zip(weights, biases, strict=True))
-        return q, k, v
+        return SelfAttention(query=q, key=k, value=v, output=output)
 
     def layer(i: int) -> DecoderLayer:
         p = f"{adapter.body}.{adapter.layers}.{i}"
-        query, key, value = attention(p)
         return DecoderLayer(
-            query=query,
-            key=key,
-            value=value,
-            attention_output=linear(f"{p}.{adapter.attention_output}"),
-            attention_norm=norm(f"{p}.{adapter.attention_norm}"),
-            feed_forward_norm=norm(f"{p}.{adapter.feed_forward_norm}"),
-            gate=linear(f"{p}.{adapter.gate}") if adapter.gate else None,
-            up=linear(f"{p}.{adapter.up}"),
-            down=linear(f"{p}.{adapter.down}"),
+            attention=attention(p),
+            attention_norm=read.norm(f"{p}.{adapter.attention_norm}"),
+            feed_forward_norm=read.norm(f"{p}.{adapter.feed_forward_norm}"),
+            gate=read.linear(f"{p}.{adapter.gate}") if adapter.gate else None,
+            up=read.linear(f"{p}.{adapter.up}"),
+            down=read.linear(f"{p}.{adapter.down}"),
         )
 
-    word_embeddings = tensor(f"{adapter.body}.{adapter.word}.weight")
+    word_embeddings = read.tensor(f"{adapter.body}.{adapter.word}.weight")
     head_name = HEADS[task]
-    # a language model's head may be tied to the word embeddings and stored once
+    # a language model's head may be tied to the word embeddings and stored once; a head is never Conv1D
     head = (
         Linear(word_embeddings, None)
-        if f"{head_name}.weight" not in state
-        else Linear(tensor(f"{head_name}.weight"), optional(f"{head_name}.bias"))
+        if not read.has(f"{head_name}.weight")
+        else Linear(read.tensor(f"{head_name}.weight"), read.optional(f"{head_name}.bias"))
     )
     rope = getattr(config, "rope_parameters", None) or {}
     pad = getattr(config, "pad_token_id", None)
@@ -228,9 +210,9 @@ def read_decoder_weights(model_type: str, config: Any, state: dict[str, Tensor],
         pad_token_id=int(pad) if pad is not None else 0,
         rms_norm=adapter.rms_norm,
         word_embeddings=word_embeddings,
-        position_embeddings=tensor(f"{adapter.body}.{adapter.position}.weight") if adapter.position else None,
+        position_embeddings=read.tensor(f"{adapter.body}.{adapter.position}.weight") if adapter.position else None,
         rotary_base=float(rope.get("rope_theta", 10000.0)) if adapter.rotary else None,
         layers=tuple(layer(i) for i in range(int(config.num_hidden_layers))),
-        final_norm=norm(f"{adapter.body}.{adapter.final_norm}"),
+        final_norm=read.norm(f"{adapter.body}.{adapter.final_norm}"),
         head=head,
     )

@@ -1,40 +1,21 @@
-"""Architecture adapters: where a Hugging Face checkpoint keeps each weight of the canonical encoder, and
-which flags set it apart. Adapters are data; `encoder.py` holds the one forward they all share."""
+"""Encoder adapters: where a BERT-family checkpoint keeps each weight of the canonical post-norm encoder, and
+which flags set it apart. Adapters are data; `onnxplain/export/encoder.py` holds the one forward they share."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import torch
 from torch import Tensor
 
 from onnxplain.errors import UserError
-
-if TYPE_CHECKING:
-    from onnxplain.export.decoder_architectures import DecoderWeights
-
-
-@dataclass(frozen=True)
-class Linear:
-    weight: Tensor  # [out, in]
-    bias: Tensor | None
-
-
-@dataclass(frozen=True)
-class Norm:
-    weight: Tensor
-    bias: Tensor | None
-    eps: float
+from onnxplain.export.architectures.weights import Linear, Norm, SelfAttention, StateReader
 
 
 @dataclass(frozen=True)
 class EncoderLayer:
-    query: Linear
-    key: Linear
-    value: Linear
-    attention_output: Linear
-    attention_norm: Norm
+    attention: SelfAttention
+    attention_norm: Norm  # after the attention block's residual add (post-norm)
     intermediate: Linear
     output: Linear
     output_norm: Norm
@@ -156,66 +137,42 @@ MPNET = EncoderAdapter(
 ADAPTERS: tuple[EncoderAdapter, ...] = (BERT, ROBERTA, ELECTRA, DISTILBERT, MPNET)
 
 
-def supported_model_types() -> list[str]:
-    """Every model type onnxplain exports: the encoders here and the decoders of `decoder_architectures`."""
-    from onnxplain.export.decoder_architectures import decoder_model_types
-
-    return sorted([t for adapter in ADAPTERS for t in adapter.model_types] + decoder_model_types())
+def encoder_model_types() -> list[str]:
+    return sorted(t for adapter in ADAPTERS for t in adapter.model_types)
 
 
-def adapter_for(model_type: str) -> EncoderAdapter:
-    for adapter in ADAPTERS:
-        if model_type in adapter.model_types:
-            return adapter
-    raise UserError(
-        f"model type {model_type!r} is not supported; onnxplain exports {', '.join(supported_model_types())}"
-    )
+def encoder_adapter_for(model_type: str) -> EncoderAdapter | None:
+    return next((a for a in ADAPTERS if model_type in a.model_types), None)
 
 
-def read_weights(
-    model_type: str, config: Any, state: dict[str, Tensor], task: str = "sequence-classification"
-) -> EncoderWeights | DecoderWeights:
-    """Pick the canonical model's weights out of a checkpoint's state dict (decoders: see
-    `decoder_architectures`)."""
-    from onnxplain.export.decoder_architectures import decoder_adapter_for, read_decoder_weights
-
-    if decoder_adapter_for(model_type) is not None:
-        return read_decoder_weights(model_type, config, state, task)
+def read_encoder_weights(model_type: str, config: Any, state: dict[str, Tensor], task: str) -> EncoderWeights:
+    """Pick the canonical encoder's weights out of a sequence-classification or question-answering state dict."""
+    adapter = encoder_adapter_for(model_type)
+    if adapter is None:
+        raise UserError(f"model type {model_type!r} is not a supported encoder ({', '.join(encoder_model_types())})")
     if task not in ("sequence-classification", "question-answering"):
         raise UserError(
             f"onnxplain exports {model_type} models for sequence classification or question answering, not {task}"
         )
     answers_questions = task == "question-answering"
-    adapter = adapter_for(model_type)
-    eps = float(getattr(config, "layer_norm_eps", 1e-12))
-
-    def tensor(name: str) -> Tensor:
-        if name not in state:
-            raise UserError(f"the checkpoint has no weight {name!r}; is it a {model_type} sequence classifier?")
-        return state[name].detach().to(torch.float32)
-
-    def linear(name: str) -> Linear:
-        bias = state.get(f"{name}.bias")
-        return Linear(tensor(f"{name}.weight"), None if bias is None else bias.detach().float())
-
-    def norm(name: str) -> Norm:
-        bias = state.get(f"{name}.bias")
-        return Norm(tensor(f"{name}.weight"), None if bias is None else bias.detach().float(), eps)
+    read = StateReader(state, f"a {model_type} {task} model", float(getattr(config, "layer_norm_eps", 1e-12)))
 
     def layer(i: int) -> EncoderLayer:
         p = f"{adapter.layers}.{i}"
         return EncoderLayer(
-            query=linear(f"{p}.{adapter.query}"),
-            key=linear(f"{p}.{adapter.key}"),
-            value=linear(f"{p}.{adapter.value}"),
-            attention_output=linear(f"{p}.{adapter.attention_output}"),
-            attention_norm=norm(f"{p}.{adapter.attention_norm}"),
-            intermediate=linear(f"{p}.{adapter.intermediate}"),
-            output=linear(f"{p}.{adapter.output}"),
-            output_norm=norm(f"{p}.{adapter.output_norm}"),
+            attention=SelfAttention(
+                query=read.linear(f"{p}.{adapter.query}"),
+                key=read.linear(f"{p}.{adapter.key}"),
+                value=read.linear(f"{p}.{adapter.value}"),
+                output=read.linear(f"{p}.{adapter.attention_output}"),
+            ),
+            attention_norm=read.norm(f"{p}.{adapter.attention_norm}"),
+            intermediate=read.linear(f"{p}.{adapter.intermediate}"),
+            output=read.linear(f"{p}.{adapter.output}"),
+            output_norm=read.norm(f"{p}.{adapter.output_norm}"),
         )
 
-    if answers_questions and tensor(f"{adapter.span_head}.weight").shape[0] != 2:
+    if answers_questions and read.tensor(f"{adapter.span_head}.weight").shape[0] != 2:
         raise UserError(f"{adapter.span_head} must give 2 logits per token (start, end); is this a span QA model?")
     e = adapter.embeddings
     projection = adapter.embedding_projection
@@ -227,14 +184,14 @@ def read_weights(
         activation=str(getattr(config, adapter.activation_key)),
         pad_token_id=pad_token_id,
         position_scheme=adapter.position_scheme,
-        word_embeddings=tensor(f"{e}.{adapter.word}.weight"),
-        position_embeddings=tensor(f"{e}.{adapter.position}.weight"),
-        token_type_embeddings=tensor(f"{e}.{adapter.token_type}.weight") if adapter.token_type else None,
-        embedding_norm=norm(f"{e}.{adapter.embedding_norm}"),
-        embedding_projection=linear(projection) if projection and f"{projection}.weight" in state else None,
+        word_embeddings=read.tensor(f"{e}.{adapter.word}.weight"),
+        position_embeddings=read.tensor(f"{e}.{adapter.position}.weight"),
+        token_type_embeddings=read.tensor(f"{e}.{adapter.token_type}.weight") if adapter.token_type else None,
+        embedding_norm=read.norm(f"{e}.{adapter.embedding_norm}"),
+        embedding_projection=read.linear(projection) if projection and read.has(f"{projection}.weight") else None,
         layers=tuple(layer(i) for i in range(int(config.num_hidden_layers))),
-        classifier=() if answers_questions else tuple((linear(name), act) for name, act in adapter.classifier),
+        classifier=() if answers_questions else tuple((read.linear(name), act) for name, act in adapter.classifier),
         position_padding_id=pad_token_id if adapter.position_padding_id is None else adapter.position_padding_id,
-        relative_attention_bias=tensor(relative) if relative else None,
-        span_head=linear(adapter.span_head) if answers_questions else None,
+        relative_attention_bias=read.tensor(relative) if relative else None,
+        span_head=read.linear(adapter.span_head) if answers_questions else None,
     )

@@ -1,0 +1,89 @@
+"""The building blocks both canonical models share, applied through a rule set: a linear layer, a LayerNorm
+and the multi-head self-attention block (grouped-query attention, rotary embedding and the head mask
+included), which records what the methods read in the ``Trace``."""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor
+
+from onnxplain.export.architectures.weights import Linear, Norm, SelfAttention
+from onnxplain.export.rulesets import Gradient
+from onnxplain.export.trace import Trace
+
+
+def linear(rules: Gradient, x: Tensor, layer: Linear) -> Tensor:
+    return rules.linear(x, layer.weight, layer.bias)
+
+
+def layer_norm(rules: Gradient, x: Tensor, layer: Norm) -> Tensor:
+    return rules.norm(x, layer.weight, layer.bias, layer.eps)
+
+
+def split_heads(t: Tensor, heads: int, head_dim: int) -> Tensor:
+    """[B, T, heads * d] -> [B, heads, T, d]."""
+    return t.reshape(t.shape[0], t.shape[1], heads, head_dim).transpose(1, 2)
+
+
+def repeat_key_value_heads(t: Tensor, repeats: int) -> Tensor:
+    """[B, KV, T, d] -> [B, KV * repeats, T, d], each key/value head serving ``repeats`` query heads in turn
+    (grouped-query attention)."""
+    if repeats == 1:
+        return t
+    batch, kv_heads, tokens, dim = t.shape
+    return t[:, :, None].expand(batch, kv_heads, repeats, tokens, dim).reshape(batch, kv_heads * repeats, tokens, dim)
+
+
+def attention_probabilities(rules: Gradient, query: Tensor, key: Tensor, bias: Tensor, head_dim: int) -> Tensor:
+    """``softmax(Q K^T / sqrt(head_dim) + bias)`` through the rule set: [B, H, Tq, T]."""
+    scores = rules.attention_scores(query, key.transpose(-1, -2), 1.0 / math.sqrt(head_dim), bias)
+    return rules.softmax(scores)
+
+
+def self_attention(
+    rules: Gradient,
+    x: Tensor,
+    weights: SelfAttention,
+    heads: int,
+    head_dim: int,
+    bias: Tensor,
+    head_mask: Tensor,
+    trace: Trace,
+    kv_heads: int | None = None,
+    rotation: tuple[Tensor, Tensor] | None = None,
+    query_rows: int | None = None,
+) -> Tensor:
+    """The attention block's output (after its output projection, before the residual add): [B, T, D], or
+    [B, query_rows, D] when only the first ``query_rows`` tokens' queries are computed (keys and values are
+    every token's; an encoder classifier's last layer needs its explained token alone, and the attention of
+    every query then stays available as ``trace.last_full_attention``).
+
+    ``bias`` is added to the scaled scores (padding, causality, relative positions); ``head_mask`` [heads]
+    scales each head's context (masked rule sets only); ``kv_heads`` (default ``heads``) key/value heads
+    each serve ``heads // kv_heads`` query heads; ``rotation`` is the rotary embedding's cos and sin. The
+    attention probabilities, values and masked contexts are appended to ``trace``."""
+    kv_heads = heads if kv_heads is None else kv_heads
+    rows = x if query_rows is None else x[:, :query_rows]
+    query = split_heads(linear(rules, rows, weights.query), heads, head_dim)
+    key = split_heads(linear(rules, x, weights.key), kv_heads, head_dim)
+    value = split_heads(linear(rules, x, weights.value), kv_heads, head_dim)
+    if rotation is not None:
+        if query_rows is not None:
+            raise ValueError("query_rows with a rotary embedding is not supported")
+        query, key = rules.rotary(query, *rotation), rules.rotary(key, *rotation)
+    key = repeat_key_value_heads(key, heads // kv_heads)
+    value = repeat_key_value_heads(value, heads // kv_heads)
+    if query_rows is None:
+        attention = attention_probabilities(rules, query, key, bias, head_dim)
+    else:
+        attention = attention_probabilities(rules, query, key, bias[:, :, :query_rows], head_dim)
+        trace.last_full_attention = lambda: attention_probabilities(
+            rules, split_heads(linear(rules, x, weights.query), heads, head_dim), key, bias, head_dim
+        )
+    context = rules.head_mask(rules.context(attention, value), head_mask)
+    trace.attentions.append(attention)
+    trace.values.append(value)
+    trace.contexts.append(context)
+    merged = context.transpose(1, 2).reshape(rows.shape[0], rows.shape[1], heads * head_dim)
+    return linear(rules, merged, weights.output)
