@@ -2,7 +2,7 @@
 (and a third run, 2 actors, with one killed mid-job), throughput ratio and equality of the results (docs/engines.md).
 
 Runs the test's scenario (tests/ray_scenarios.py) with the counts given, in a network namespace with only
-loopback. Methods: mask-lrp and attnlrp.
+loopback. Methods: mask-lrp and attnlrp unless `--methods` says otherwise.
 
     python benchmarks/tiny_artifact.py /tmp/tiny && python benchmarks/ray_data_bulk.py /tmp/tiny [--rows 20000]
 """
@@ -25,6 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("artifact", type=Path)
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--methods", default="mask-lrp,attnlrp", help="comma-separated (default: mask-lrp,attnlrp)")
     args = parser.parse_args()
     if not all(loopback_only().values()):
         os.execvp("unshare", in_loopback_namespace([sys.executable, *sys.argv]))
@@ -35,11 +36,12 @@ def main() -> None:
     ray.init(num_cpus=4, object_store_memory=256 * 2**20, include_dashboard=False, log_to_driver=False)
     try:
         with tempfile.TemporaryDirectory() as work:
-            seen = bulk_scenarios(args.artifact, Path(work), args.rows, separate_kill_run=True)
+            methods = tuple(args.methods.split(","))
+            seen = bulk_scenarios(args.artifact, Path(work), args.rows, separate_kill_run=True, methods=methods)
     finally:
         ray.shutdown()
     print(json.dumps(seen, indent=1))
-    print(f"\n{seen['expected_rows']} rows with text, methods mask-lrp + attnlrp, {os.cpu_count()} cores")
+    print(f"\n{seen['expected_rows']} rows with text, methods {args.methods}, {os.cpu_count()} cores")
     for name in ("local", "ray-1", "ray-2", "ray-2-kill"):
         run = seen[name]
         print(

@@ -162,7 +162,13 @@ def write_rows(path: Path, count: int) -> None:
             writer.writerow([f"row-{index}", text if index % 97 else ""])  # a few rows without text
 
 
-def bulk_scenarios(artifact: Path, work: Path, rows: int, separate_kill_run: bool = False) -> dict[str, Any]:
+def bulk_scenarios(
+    artifact: Path,
+    work: Path,
+    rows: int,
+    separate_kill_run: bool = False,
+    methods: tuple[str, ...] = ("mask-lrp", "attnlrp"),
+) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     from onnxplain.bulk.command import explain_dataset
@@ -171,7 +177,7 @@ def bulk_scenarios(artifact: Path, work: Path, rows: int, separate_kill_run: boo
     data = work / "rows.csv"
     write_rows(data, rows)
     columns = InputColumns(id="id")
-    common = {"methods": ["mask-lrp", "attnlrp"], "columns": columns, "part_rows": 256, "progress": False}
+    common = {"methods": list(methods), "columns": columns, "part_rows": 256, "progress": False}
     cores = os.cpu_count() or 1
     result: dict[str, Any] = {}
     runs = {}
