@@ -83,11 +83,12 @@ def explain_dataset(
     from onnxplain.bulk.rows import InputColumns, read_input
     from onnxplain.errors import UserError
     from onnxplain.runtime.artifact import read_manifest
+    from onnxplain.runtime.tasks import QUESTION_ANSWERING
 
     started = time.monotonic()
     artifact, out = str(Path(artifact).resolve()), Path(out)
     manifest = read_manifest(artifact)
-    if manifest.task == "question-answering":
+    if manifest.task == QUESTION_ANSWERING:
         raise UserError(
             "explain-dataset explains texts, and this artifact answers questions; "
             "use onnxplain explain ARTIFACT --file pairs.jsonl"
