@@ -42,7 +42,10 @@ def main() -> None:
     print(f"\n{args.requests} requests, 32 clients, 2 replicas, one replica killed after {args.requests // 3} answers")
     print(f"outcomes: {load['tally']}; unanswered: {load['tally'].get('unanswered', 0)}")
     print(f"in flight at the kill: {load['in_flight_at_kill']}; 5xx bodies: {load['server_errors']}")
-    print(f"failed requests not in flight at the kill: {load['failed_not_in_flight_at_kill']}")
+    print(
+        f"failed requests not in flight at the kill: {load['failed_not_in_flight_at_kill']} (the last sent "
+        f"{load['last_failure_sent_after_kill_s']} s after it)"
+    )
     print(f"back to 2 replicas after {seen['recovered_after_s']:.1f} s; load took {load['seconds']:.1f} s")
     print(f"application deleted with requests in flight: {seen['shutdown_counts']}")
 

@@ -86,6 +86,9 @@ def serve_scenarios(artifact: Path, requests: int) -> dict[str, Any]:
     result["load"]["server_errors"] = sorted({o.body.decode(errors="replace")[:300] for o in failed})
     result["load"]["in_flight_at_kill"] = len(in_flight)
     result["load"]["failed_not_in_flight_at_kill"] = len([o for o in failed if o not in in_flight])
+    # Ray's router may still send a request to the dead replica until the controller notices: seconds after
+    # the kill that the last failed request was sent
+    result["load"]["last_failure_sent_after_kill_s"] = max((o.started - killed["at"] for o in failed), default=None)
     # back to two replicas: two replica processes, a new one among them, and Serve saying so
     recovered = None
     while time.monotonic() - killed["at"] < RECOVERY_LIMIT_S:

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 SCENARIOS = Path(__file__).with_name("ray_scenarios.py")
 REQUESTS, ROWS = 1000, 2000
 TIME_LIMIT_S = 900
+FAILURE_WINDOW_S = 10.0  # after the kill, the most time requests may still be routed to the dead replica
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +62,10 @@ def test_load_with_bad_requests_and_a_killed_replica(seen: dict[str, Any]) -> No
     failed = tally.get("server error with a reason", 0)
     assert tally["refused as expected"] + tally["correct"] + failed == REQUESTS
     assert tally["refused as expected"] >= bad - failed
-    # only requests in flight on the killed replica may fail, each with a 5xx that says something
-    assert load["failed_not_in_flight_at_kill"] == 0 and failed <= load["in_flight_at_kill"]
+    # only requests in flight on the killed replica, or sent to it before Serve noticed its death, may fail,
+    # each with a 5xx that says something; none after the deployment had time to notice
+    last = load["last_failure_sent_after_kill_s"]
+    assert last is None or last < FAILURE_WINDOW_S, load
     assert seen["serve"]["recovered_after_s"] is not None, "the deployment was not back to 2 replicas in time"
     assert seen["serve"]["after_recovery"] == [200]
 
