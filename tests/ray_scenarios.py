@@ -114,6 +114,16 @@ def serve_scenarios(artifact: Path, requests: int) -> dict[str, Any]:
     deleting[0].join()
     result["shutdown_counts"] = report.counts()
     result["shutdown_seconds"] = report.seconds
+
+    # an autoscaling config instead of a replica count: deployed between its bounds, answering
+    autoscaling = {"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 8}
+    serve.run(build_app(artifact, limits, autoscaling=autoscaling, load_options={"intra_op_threads": 1}))
+    status = serve.status().applications["default"].deployments["onnxplain"]
+    result["autoscaled"] = {
+        "status": str(status.status),
+        "running": status.replica_states.get("RUNNING", 0),
+        "answer": load.send("127.0.0.1", port, "/explain", b'{"text": "scaled"}', 30)[0],
+    }
     serve.shutdown()
     return result
 

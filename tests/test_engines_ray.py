@@ -70,6 +70,12 @@ def test_load_with_bad_requests_and_a_killed_replica(seen: dict[str, Any]) -> No
     assert seen["serve"]["after_recovery"] == [200]
 
 
+def test_an_autoscaling_config_deploys_within_its_bounds(seen: dict[str, Any]) -> None:
+    autoscaled = seen["serve"]["autoscaled"]
+    assert autoscaled["status"].endswith("HEALTHY") and 1 <= autoscaled["running"] <= 2
+    assert autoscaled["answer"] == 200
+
+
 def test_deleting_the_application_answers_what_is_in_flight(seen: dict[str, Any]) -> None:
     counts = seen["serve"]["shutdown_counts"]
     assert sum(counts.values()) == 96
