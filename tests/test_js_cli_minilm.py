@@ -58,19 +58,10 @@ def assert_same(ours: str, theirs: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["mask-lrp", "attnlrp"])
 def test_cli_agrees_with_python_on_minilm(minilm_demo_artifact: Path, method: str) -> None:
+    # the texts right after the artifact: argparse takes no positional after the options
+    command = [sys.executable, "-m", "onnxplain", "explain", str(minilm_demo_artifact), *TEXTS]
     python = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "onnxplain",
-            "explain",
-            str(minilm_demo_artifact),
-            "--format",
-            "json",
-            "--method",
-            method,
-            *TEXTS,
-        ],
+        [*command, "--format", "json", "--method", method],
         capture_output=True,
         text=True,
         timeout=600,
