@@ -44,13 +44,13 @@ class NodeWorker:
         return json.loads(line)
 
     def close(self) -> None:
-        self.ask_quit()
-        self.process.wait(timeout=60)
-
-    def ask_quit(self) -> None:
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps({"quit": True}) + "\n")
-        self.process.stdin.flush()
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # our own child, by its handle
 
 
 def python_seconds(explainer: Explainer, texts: list[str], method: str, batch: int) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+import pytest
 
 from onnxplain.runtime import Explainer
 from onnxplain.runtime.artifact import HEAD_MASKED_METHODS, LOGITS
@@ -181,8 +182,8 @@ def test_write_js_goldens(tiny_artifact: Path) -> None:
     explainer = Explainer.load(tiny_artifact, batch_size=BATCH_SIZE)
     manifest = explainer.manifest
     mask = override_mask(manifest.num_layers, manifest.num_heads)
-    if GOLDEN_DIR.exists():
-        shutil.rmtree(GOLDEN_DIR)
+    for old in ("artifact", "artifact-v1"):  # this test's files only: the other tests write beside them
+        shutil.rmtree(GOLDEN_DIR / old, ignore_errors=True)
     shutil.copytree(tiny_artifact, GOLDEN_DIR / "artifact")
     write_version_1(tiny_artifact, GOLDEN_DIR / "artifact-v1")
     sample = list(PARITY_TEXTS[:6])
@@ -202,6 +203,7 @@ def test_write_js_goldens(tiny_artifact: Path) -> None:
         # what `onnxplain explain --format html` shows for one text, to check the browser page's colours
         "html_sample": [{"text": t, "output": render_html(explainer.explain([t]))} for t in sample[:3]],
     }
+    GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
     (GOLDEN_DIR / "golden.json").write_text(json.dumps(golden, ensure_ascii=False), encoding="utf-8")
 
     # what the JS tests rely on
@@ -222,3 +224,60 @@ def test_write_js_goldens(tiny_artifact: Path) -> None:
         ours = [r.to_json() for r in version_1.explain(sample, method="mask-lrp", head_mask=head_mask)]
         assert ours == [r.to_json() for r in explainer.explain(sample, method="mask-lrp", head_mask=head_mask)]
     assert golden["pruned_nodes"][""] < golden["pruned_nodes"]["mask-lrp"] < golden["pruned_nodes"]["*"]
+
+
+QA_PAIRS = (
+    ("Who directed it?", "It was directed by Agnès Varda in 1962 😀."),
+    ("Where? 東京", "The film was shot in Tokyo, 東京, and in Paris."),
+    ("What is long?", " ".join(["This context keeps going with many words"] * 12)),
+)
+
+
+def test_write_js_question_answering_goldens(tiny_qa_artifact: Path) -> None:
+    """A question answering artifact: every method's `AnswerExplanation.to_json()` and the CLI's document."""
+    from onnxplain.runtime.question_answering import explain_answers
+    from onnxplain.runtime.render.answers import render_answers_json
+
+    explainer = Explainer.load(tiny_qa_artifact, batch_size=2)
+    target = GOLDEN_DIR / "qa-artifact"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(tiny_qa_artifact, target)
+    questions, contexts = [q for q, _ in QA_PAIRS], [c for _, c in QA_PAIRS]
+    runs = [
+        {"method": m, "results": [r.to_json() for r in explain_answers(explainer, questions, contexts, m)]}
+        for m in explainer.methods
+    ]
+    golden = {
+        "batch_size": 2,
+        "questions": questions,
+        "contexts": contexts,
+        "runs": runs,
+        "cli_output": render_answers_json(explain_answers(explainer, questions, contexts)),
+    }
+    (GOLDEN_DIR / "qa.json").write_text(json.dumps(golden, ensure_ascii=False), encoding="utf-8")
+    assert any(r["truncated"] for r in runs[0]["results"]), "one context must be cut"
+    assert any(t["segment"] == 1 for t in runs[0]["results"][0]["tokens"])
+
+
+def test_write_js_causal_lm_goldens(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A causal language model artifact (tiny Llama, WordPiece tokenizer): its labels are the vocabulary, so
+    targets can be tokens; explanations of the predicted next token and of a chosen one."""
+    from onnxplain.export import export_model
+    from tests.tiny_models import build_tiny_classifier
+
+    model_dir = build_tiny_classifier(tmp_path_factory.mktemp("tiny-lm"), "llama", seed=6, task="causal-lm")
+    target = GOLDEN_DIR / "lm-artifact"
+    if target.exists():
+        shutil.rmtree(target)
+    export_model(model_dir, target, methods=["attnlrp", "grad-input"])
+    explainer = Explainer.load(target)
+    texts = ["The film was", "Hello 😀 world, the"]
+    runs = [
+        {"method": m, "target": t, "results": [r.to_json() for r in explainer.explain(texts, method=m, target=t)]}
+        for m in explainer.methods
+        for t in (None, "movie")
+    ]
+    (GOLDEN_DIR / "lm.json").write_text(json.dumps({"texts": texts, "runs": runs}, ensure_ascii=False), "utf-8")
+    assert explainer.manifest.task == "causal-lm" and len(explainer.labels) > 30000
+    assert runs[1]["results"][0]["target"] == "movie"

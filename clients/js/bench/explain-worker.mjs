@@ -64,3 +64,4 @@ for await (const line of createInterface({ input: process.stdin })) {
 }
 await explainer.release();
 await whole?.release();
+process.exit(0); // standard input may still hold the event loop open

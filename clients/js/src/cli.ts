@@ -3,17 +3,17 @@
  * `onnxplain-js explain ARTIFACT [--method M] [--target T] [--head-mask MASK] [--batch-size N]
  * [--max-length N] TEXT...`: prints exactly what `onnxplain explain ARTIFACT --format json` prints for the
  * same arguments (`{"results": [...]}`). MASK is a JSON array [layers][heads] or a path to a JSON file
- * holding one. A user error is one line on standard error and exit status 2, as in Python.
+ * holding one. Question answering artifacts: `--question Q --context C` (repeatable, paired in order). A user error is one line on standard error and exit status 2, as in Python.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { UserError } from "./errors.js";
-import type { HeadMask } from "./explainer.js";
+import type { Explainer, HeadMask } from "./explainer.js";
 import { loadExplainer } from "./node.js";
 import { renderJson } from "./python-json.js";
 
 const USAGE =
-  "usage: onnxplain-js explain ARTIFACT [--method M] [--target T] [--head-mask MASK] [--batch-size N] [--max-length N] TEXT...";
+  "usage: onnxplain-js explain ARTIFACT [--method M] [--target T] [--head-mask MASK] [--batch-size N] [--max-length N] TEXT... | --question Q --context C ...";
 
 function headMaskOption(value: string | undefined): HeadMask | undefined {
   if (value === undefined) return undefined;
@@ -50,6 +50,8 @@ async function explain(args: string[]): Promise<number> {
       "batch-size": { type: "string" },
       "max-length": { type: "string" },
       format: { type: "string" },
+      question: { type: "string", multiple: true, default: [] },
+      context: { type: "string", multiple: true, default: [] },
     },
   });
   if (values.format !== undefined && values.format !== "json") {
@@ -62,6 +64,15 @@ async function explain(args: string[]): Promise<number> {
     maxLength: integerOption("max-length", values["max-length"]),
   });
   try {
+    if (explainer.manifest.task === "question-answering") {
+      await explainAnswers(explainer, texts, values);
+      return 0;
+    }
+    if (values.question!.length > 0 || values.context!.length > 0) {
+      throw new UserError(
+        `this artifact is a ${explainer.manifest.task} model and explains texts, not questions; pass texts without --question/--context`,
+      );
+    }
     if (texts.length === 0) throw new UserError("no text to explain; pass texts as arguments");
     const method = values.method ?? explainer.defaultMethod;
     explainer.checkMethod(method);
@@ -75,6 +86,28 @@ async function explain(args: string[]): Promise<number> {
     await explainer.release();
   }
   return 0;
+}
+
+async function explainAnswers(
+  explainer: Explainer,
+  texts: string[],
+  values: { target?: string; method?: string; question?: string[]; context?: string[] },
+): Promise<void> {
+  if (values.target !== undefined) throw new UserError("a question answering artifact explains its predicted answer; drop --target");
+  if (texts.length > 0) {
+    throw new UserError(
+      "this artifact answers questions, so it explains question + context pairs, not texts; pass --question Q --context C instead of texts",
+    );
+  }
+  const questions = values.question ?? [];
+  const contexts = values.context ?? [];
+  if (questions.length !== contexts.length) {
+    throw new UserError(`${questions.length} --question and ${contexts.length} --context were given; give one context per question`);
+  }
+  if (questions.length === 0) throw new UserError("no question to explain; pass --question Q --context C");
+  const method = values.method ?? explainer.defaultMethod;
+  explainer.checkMethod(method);
+  process.stdout.write(renderJson(await explainer.explainAnswers(questions, contexts, { method })));
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -5,12 +5,13 @@
  */
 import type { Tensor } from "onnxruntime-common";
 import {
-  ATTENTION_MASK, CAUSAL_LM, HEAD_MASK, INPUT_IDS, LOGITS, PREDICTED_TARGET, QUESTION_ANSWERING, TARGET,
+  ATTENTION_MASK, CAUSAL_LM, SEQUENCE_CLASSIFICATION, HEAD_MASK, INPUT_IDS, LOGITS, PREDICTED_TARGET, QUESTION_ANSWERING, TARGET,
   TOKEN_TYPE_IDS, knownLabels, labelIndex, readManifest, type Manifest,
 } from "./artifact.js";
 import { UserError } from "./errors.js";
 import { explanation, type Explanation, type Metadata } from "./results.js";
 import { SessionPool, type OrtBinding, type SessionOptions } from "./sessions.js";
+import { answerExplanation, checkPairs, encodePairs, type AnswerExplanation, type PairEncoding } from "./question-answering.js";
 import { isBlank } from "./text-offsets.js";
 import { encodeText, type TextEncoding } from "./tokenization.js";
 import { Tokenizer, type TokenizerJson } from "./tokenizer/tokenizer.js";
@@ -43,8 +44,8 @@ export interface ExplainOptions {
 export interface RunOptions {
   /** Methods whose relevance to compute; default all, [] = logits only. */
   methods?: string[];
-  /** Label index per example, -1 = predicted (default all -1). */
-  target?: number[];
+  /** Label index per example, -1 = predicted (default all -1); question answering: [start, end] per example. */
+  target?: number[] | [number, number][];
   headMask?: HeadMask;
   tokenTypeIds?: number[][];
 }
@@ -70,6 +71,15 @@ function targetRepr(target: Target): string {
   return typeof target === "string" ? pythonRepr(target) : String(target);
 }
 
+/** The tasks this client explains (the Python runtime's JSON forms for each). */
+export const TASKS = [SEQUENCE_CLASSIFICATION, CAUSAL_LM, QUESTION_ANSWERING];
+
+export interface AnswerOptions {
+  method?: string;
+  /** The answer span to explain per pair, (start token, end token) of its encoding; default: the predicted one. */
+  answers?: [number, number][];
+}
+
 export class Explainer {
   readonly methods: string[];
   private readonly tokenizer: Tokenizer;
@@ -89,10 +99,10 @@ export class Explainer {
   /** An explainer from an artifact's parts and an ONNX Runtime binding (see `node.ts`, `browser.ts`). */
   static async fromParts(parts: ArtifactParts, ort: OrtBinding, options: LoadOptions = {}): Promise<Explainer> {
     const manifest = readManifest(parts.manifest);
-    if (manifest.task === QUESTION_ANSWERING || manifest.task === CAUSAL_LM) {
+    if (!TASKS.includes(manifest.task)) {
       throw new UserError(
-        `this artifact is a ${manifest.task} model, which onnxplain-js does not explain yet (it explains ` +
-          "sequence classifiers); explain it from Python with onnxplain explain",
+        `this artifact is a ${manifest.task} model, which onnxplain-js does not explain (it explains ` +
+          `${TASKS.join(", ")}); explain it from Python with onnxplain explain`,
       );
     }
     const batchSize = options.batchSize ?? 16;
@@ -137,6 +147,9 @@ export class Explainer {
 
   /** Explain each text; `target`: none (= predicted), a label name or index, or one per text. */
   async explain(texts: string | string[], options: ExplainOptions = {}): Promise<Explanation[]> {
+    if (this.manifest.task === QUESTION_ANSWERING) {
+      throw new UserError("this artifact answers questions, so it explains question + context pairs, not texts; call explainAnswers(questions, contexts)");
+    }
     const method = options.method ?? this.defaultMethod;
     this.checkMethod(method);
     const encodings = this.tokenize(texts);
@@ -172,6 +185,48 @@ export class Explainer {
     return results;
   }
 
+  /** Tokenize question + context pairs (question answering artifacts); contexts are cut to fit, never questions. */
+  tokenizePairs(questions: string[], contexts: string[]): PairEncoding[] {
+    return encodePairs(this.tokenizer, questions, contexts, this.maxLength);
+  }
+
+  /**
+   * Explain the answer to each question in its context: the predicted span, or `answers[i]` = (start token,
+   * end token) of the pair's encoding. One ONNX Runtime call per `batchSize` pairs, in order.
+   */
+  async explainAnswers(questions: string[], contexts: string[], options: AnswerOptions = {}): Promise<AnswerExplanation[]> {
+    if (this.manifest.task !== QUESTION_ANSWERING) {
+      throw new UserError(`this artifact is a ${this.manifest.task} model; explainAnswers needs a question answering artifact`);
+    }
+    checkPairs(questions, contexts);
+    const answers = options.answers;
+    if (answers !== undefined && answers.length !== questions.length) {
+      throw new UserError(`${answers.length} answer spans were given for ${questions.length} questions; give one per question`);
+    }
+    const method = options.method ?? this.defaultMethod;
+    this.checkMethod(method);
+    const encodings = this.tokenizePairs(questions, contexts);
+    const results: AnswerExplanation[] = [];
+    for (let first = 0; first < encodings.length; first += this.batchSize) {
+      const batch = encodings.slice(first, first + this.batchSize);
+      const { inputIds, attentionMask } = pad(batch, this.manifest.padTokenId);
+      const length = inputIds[0].length;
+      const typeIds = batch.map((e) => [...e.typeIds, ...new Array<number>(length - e.ids.length).fill(0)]);
+      const target = batch.map((_, row): [number, number] => answers?.[first + row] ?? [PREDICTED_TARGET, PREDICTED_TARGET]);
+      const outputs = await this.run(inputIds, attentionMask, { methods: [method], target, tokenTypeIds: typeIds });
+      batch.forEach((encoding, row) => {
+        const index = first + row;
+        results.push(answerExplanation(
+          questions[index], contexts[index], method, encoding,
+          outputs[LOGITS].data.subarray(row * length * 2, (row + 1) * length * 2),
+          outputs[method].data.subarray(row * length, (row + 1) * length),
+          target[row],
+        ));
+      });
+    }
+    return results;
+  }
+
   /**
    * One ONNX Runtime call on token ids ([batch][sequence], padded); only the parts of the graph that the
    * asked outputs need are run. Returns `logits` and each method's relevance.
@@ -185,13 +240,15 @@ export class Explainer {
     if (batch === 0 || !shape(inputIds) || !shape(attentionMask)) {
       throw new UserError("input ids and attention mask must be [batch, sequence] arrays of the same shape");
     }
-    const target = this.classTarget(options.target, batch);
     const { Tensor } = this.sessions.ort;
+    const targetTensor = this.manifest.task === QUESTION_ANSWERING
+      ? new Tensor("int64", BigInt64Array.from(answerSpanTarget(options.target as [number, number][] | undefined, batch, length).flat(), (v) => BigInt(v)), [batch, 2])
+      : new Tensor("int64", BigInt64Array.from(this.classTarget(options.target as number[] | undefined, batch), (v) => BigInt(v)), [batch]);
     const int64 = (rows: number[][]): Tensor => new Tensor("int64", BigInt64Array.from(rows.flat(), (v) => BigInt(v)), [batch, length]);
     const feeds: Record<string, Tensor> = {
       [INPUT_IDS]: int64(inputIds),
       [ATTENTION_MASK]: int64(attentionMask),
-      [TARGET]: new Tensor("int64", BigInt64Array.from(target, (v) => BigInt(v)), [batch]),
+      [TARGET]: targetTensor,
       [HEAD_MASK]: new Tensor("float32", this.checkHeadMask(options.headMask ?? this.manifest.defaultHeadMask), [
         this.manifest.numLayers,
         this.manifest.numHeads,
@@ -276,8 +333,21 @@ export class Explainer {
   }
 }
 
+/** The `target` input of a question answering graph: [start, end] per example, each -1 or a token index. */
+export function answerSpanTarget(target: [number, number][] | undefined, batch: number, tokens: number): [number, number][] {
+  if (target === undefined) return Array.from({ length: batch }, (): [number, number] => [PREDICTED_TARGET, PREDICTED_TARGET]);
+  const valid = (v: number) => Number.isInteger(v) && v >= PREDICTED_TARGET && v < tokens;
+  if (target.length !== batch || target.some((span) => !Array.isArray(span) || span.length !== 2 || !span.every(valid))) {
+    throw new UserError(
+      `a question answering target holds the answer's start and end token per example ([batch, 2], each 0..${tokens - 1} ` +
+        `or -1 for the predicted one), got ${JSON.stringify(target)}`,
+    );
+  }
+  return target;
+}
+
 /** `inputIds` and `attentionMask` [batch][longest], right-padded with `padTokenId`. */
-export function pad(encodings: TextEncoding[], padTokenId: number): { inputIds: number[][]; attentionMask: number[][] } {
+export function pad(encodings: Pick<TextEncoding, "ids">[], padTokenId: number): { inputIds: number[][]; attentionMask: number[][] } {
   const longest = Math.max(...encodings.map((e) => e.ids.length));
   return {
     inputIds: encodings.map((e) => [...e.ids, ...new Array<number>(longest - e.ids.length).fill(padTokenId)]),

@@ -35,7 +35,9 @@ export function pythonJson(value: unknown, isFloat: FloatRule = explanationFloat
   const write = (item: unknown, key: string, parentKey: string | null, depth: number): string => {
     const pad = " ".repeat(indent * (depth + 1));
     const closing = " ".repeat(indent * depth);
-    if (item !== null && typeof item === "object" && typeof (item as { toJSON?: unknown }).toJSON === "function") {
+    if (item !== null && typeof item === "object" && typeof (item as { toPythonJson?: unknown }).toPythonJson === "function") {
+      item = (item as { toPythonJson: () => unknown }).toPythonJson();
+    } else if (item !== null && typeof item === "object" && typeof (item as { toJSON?: unknown }).toJSON === "function") {
       item = (item as { toJSON: () => unknown }).toJSON();
     }
     if (typeof item === "number") {
@@ -50,7 +52,8 @@ export function pythonJson(value: unknown, isFloat: FloatRule = explanationFloat
       if (item.length === 0) return "[]";
       return `[\n${item.map((v) => pad + write(v, key, parentKey, depth + 1)).join(",\n")}\n${closing}]`;
     }
-    const entries = Object.entries(item as Record<string, unknown>);
+    // a Map is an object whose keys keep their order (JavaScript objects list integer-like keys first)
+    const entries = item instanceof Map ? [...item.entries()] : Object.entries(item as Record<string, unknown>);
     if (entries.length === 0) return "{}";
     const body = entries.map(([k, v]) => `${pad}${JSON.stringify(k)}: ${write(v, k, key, depth + 1)}`);
     return `{\n${body.join(",\n")}\n${closing}}`;

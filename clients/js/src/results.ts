@@ -42,20 +42,28 @@ export interface ExplanationJson {
   metadata: Metadata;
 }
 
-/** One explained text. `label` is the predicted label, `target` the one whose relevance is shown. */
+/**
+ * One explained text. `label` is the predicted label, `target` the one whose relevance is shown.
+ * `probabilities` is keyed by label in label order, except that a JavaScript object lists integer-like keys
+ * ("0", "7") first whatever the order; `probabilityList` and the printed JSON (`renderJson`) keep label order.
+ */
 export class Explanation {
+  readonly probabilities: Record<string, number>;
+
   constructor(
     readonly text: string,
     readonly method: string,
     readonly label: string,
     readonly target: string,
-    readonly probabilities: Record<string, number>,
+    readonly probabilityList: [string, number][],
     readonly tokens: Token[],
     readonly words: Word[],
     readonly truncated: boolean,
     readonly warnings: string[],
     readonly metadata: Metadata,
-  ) {}
+  ) {
+    this.probabilities = Object.fromEntries(probabilityList);
+  }
 
   /** Per-token relevance in token order, special tokens included. */
   get relevance(): Float32Array {
@@ -69,12 +77,17 @@ export class Explanation {
   }
 
   toJSON(): ExplanationJson {
+    return { ...this.toPythonJson(), probabilities: { ...this.probabilities } };
+  }
+
+  /** `toJSON()` with the probabilities as a Map in label order, for `pythonJson`. */
+  toPythonJson(): Omit<ExplanationJson, "probabilities"> & { probabilities: Map<string, number> } {
     return {
       text: this.text,
       method: this.method,
       label: this.label,
       target: this.target,
-      probabilities: { ...this.probabilities },
+      probabilities: new Map(this.probabilityList),
       tokens: this.tokens.map((t) => ({ text: t.text, start: t.start, end: t.end, relevance: t.relevance, special: t.special })),
       words: this.words.map((w) => ({ text: w.text, start: w.start, end: w.end, relevance: w.relevance, tokens: [...w.tokenIndices] })),
       truncated: this.truncated,
@@ -166,7 +179,7 @@ export function explanation(
     method,
     labels.get(predicted)!,
     labels.get(explained)!,
-    Object.fromEntries(probabilities.map((p, i) => [labels.get(i)!, p])),
+    probabilities.map((p, i): [string, number] => [labels.get(i)!, p]),
     tokens,
     groupWords(encoding.text, encoding.offsets, encoding.wordIds, included, relevance),
     encoding.truncated,

@@ -134,3 +134,26 @@ export async function parity(lib, load, golden, options = {}) {
   await version1.release();
   return failures;
 }
+
+/** Differences between a JS and a Python `AnswerExplanation` JSON: exact except relevance. */
+export function answerDifferences(js, py, scale, where) {
+  const out = [];
+  const same = (a, b, path) => {
+    if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${where}: ${path} ${JSON.stringify(a)} != ${JSON.stringify(b)}`);
+  };
+  same(Object.keys(js), Object.keys(py), "keys");
+  for (const key of ["question", "context", "method", "answer", "answer_start", "answer_end", "start_token", "end_token", "truncated"]) {
+    same(js[key], py[key], key);
+  }
+  const tolerance = RELATIVE * scale + 1e-12;
+  for (const kind of ["tokens", "question_words", "context_words"]) {
+    same(js[kind].map(({ relevance, ...rest }) => rest), py[kind].map(({ relevance, ...rest }) => rest), kind);
+    js[kind].forEach((item, i) => {
+      const limit = tolerance * (item.tokens?.length ?? 1);
+      if (py[kind][i] && !(Math.abs(item.relevance - py[kind][i].relevance) <= limit)) {
+        out.push(`${where}: ${kind}[${i}].relevance ${item.relevance} != ${py[kind][i].relevance}`);
+      }
+    });
+  }
+  return out;
+}

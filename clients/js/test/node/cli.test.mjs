@@ -80,8 +80,13 @@ test("user errors are one sentence on standard error and exit status 2", async (
   ];
   const versioned = brokenArtifact((d) => editJson(join(d, "manifest.json"), (m) => { m.format_version = 99; }));
   cases.push([["explain", versioned, "hi"], /^artifact format version 99 is not supported by this onnxplain-js \(it reads versions 1, 2\); re-export/]);
-  const qa = brokenArtifact((d) => editJson(join(d, "manifest.json"), (m) => { m.task = "question-answering"; }));
-  cases.push([["explain", qa, "hi"], /^this artifact is a question-answering model, which onnxplain-js does not explain yet/]);
+  const tagger = brokenArtifact((d) => editJson(join(d, "manifest.json"), (m) => { m.task = "token-classification"; }));
+  cases.push([["explain", tagger, "hi"], /^this artifact is a token-classification model, which onnxplain-js does not explain \(it explains sequence-classification, causal-lm, question-answering\); /]);
+  cases.push([["explain", ARTIFACT, "--question", "q?", "--context", "c"], /^this artifact is a sequence-classification model and explains texts, not questions; /]);
+  const qa = join(GOLDEN_DIR, "qa-artifact");
+  cases.push([["explain", qa, "hi"], /^this artifact answers questions, so it explains question \+ context pairs, not texts; /]);
+  cases.push([["explain", qa, "--question", "q?"], /^1 --question and 0 --context were given; give one context per question$/]);
+  cases.push([["explain", qa, "--target", "0", "--question", "q?", "--context", "c"], /^a question answering artifact explains its predicted answer; drop --target$/]);
   const bpe = brokenArtifact((d) => editJson(join(d, "tokenizer.json"), (t) => { t.model.type = "BPE"; }));
   cases.push([["explain", bpe, "hi"], /^tokenizer.json cannot be read by onnxplain-js: it uses the BPE model; /]);
   const incomplete = brokenArtifact((d) => rmSync(join(d, "tokenizer.json")));
