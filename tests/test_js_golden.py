@@ -270,7 +270,7 @@ def test_write_js_causal_lm_goldens(tmp_path_factory: pytest.TempPathFactory) ->
     target = GOLDEN_DIR / "lm-artifact"
     if target.exists():
         shutil.rmtree(target)
-    export_model(model_dir, target, methods=["attnlrp", "grad-input"])
+    export_model(model_dir, target, methods=["grad-input"])  # one method: the JSON form is what is tested
     explainer = Explainer.load(target)
     texts = ["The film was", "Hello 😀 world, the"]
     runs = [

@@ -62,3 +62,18 @@ test("the page colours words as onnxplain explain --format html does", async () 
     assert.deepEqual(ours, theirs, sample.text);
   }
 });
+
+test("the page loads an artifact from picked files, and says what is missing in one sentence", async () => {
+  const { page } = browser;
+  const files = ["model.onnx", "tokenizer.json", "manifest.json"].map((name) => join(GOLDEN_DIR, "artifact", name));
+  await page.setInputFiles("#artifact-files", files.slice(1));
+  await page.waitForFunction(() => document.getElementById("status").className === "error", null, { timeout: 60_000 });
+  assert.equal(await page.textContent("#status"), "the picked files have no model.onnx; pick model.onnx, tokenizer.json and manifest.json together");
+  await page.setInputFiles("#artifact-files", files);
+  await page.waitForFunction(() => /^Loaded the picked files/.test(document.getElementById("status").textContent), null, { timeout: 120_000 });
+  await page.fill("#text", "Hello 😀 world");
+  await page.click("#explain");
+  await page.waitForFunction(() => /^Explained/.test(document.getElementById("status").textContent), null, { timeout: 60_000 });
+  const words = await page.$$eval("#results .text > span:not(.cut)", (spans) => spans.map((s) => s.textContent));
+  assert.deepEqual(words, ["Hello", "😀", "world"]);
+});
