@@ -235,7 +235,6 @@ QA_PAIRS = (
 
 def test_write_js_question_answering_goldens(tiny_qa_artifact: Path) -> None:
     """A question answering artifact: every method's `AnswerExplanation.to_json()` and the CLI's document."""
-    from onnxplain.runtime.question_answering import explain_answers
     from onnxplain.runtime.render.answers import render_answers_json
 
     explainer = Explainer.load(tiny_qa_artifact, batch_size=2)
@@ -245,7 +244,7 @@ def test_write_js_question_answering_goldens(tiny_qa_artifact: Path) -> None:
     shutil.copytree(tiny_qa_artifact, target)
     questions, contexts = [q for q, _ in QA_PAIRS], [c for _, c in QA_PAIRS]
     runs = [
-        {"method": m, "results": [r.to_json() for r in explain_answers(explainer, questions, contexts, m)]}
+        {"method": m, "results": [r.to_json() for r in explainer.explain(list(QA_PAIRS), method=m)]}
         for m in explainer.methods
     ]
     golden = {
@@ -253,7 +252,7 @@ def test_write_js_question_answering_goldens(tiny_qa_artifact: Path) -> None:
         "questions": questions,
         "contexts": contexts,
         "runs": runs,
-        "cli_output": render_answers_json(explain_answers(explainer, questions, contexts)),
+        "cli_output": render_answers_json(explainer.explain(list(QA_PAIRS))),
     }
     (GOLDEN_DIR / "qa.json").write_text(json.dumps(golden, ensure_ascii=False), encoding="utf-8")
     assert any(r["truncated"] for r in runs[0]["results"]), "one context must be cut"

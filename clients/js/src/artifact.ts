@@ -122,20 +122,24 @@ export function readManifest(data: unknown, where = MANIFEST_FILE): Manifest {
   };
 }
 
-/** Index of a label given by name or index (a string of digits counts as an index), or `undefined`. */
+/** Labels listed in an error (a language model's labels are its vocabulary). */
+export const SHOWN_LABELS = 10;
+
+/** Index of a label given by name (names first: a label may be called "1") or by index (digits allowed). */
 export function labelIndex(manifest: Manifest, label: string | number): number | undefined {
-  if (typeof label === "number" || /^-?\d+$/.test(label)) {
-    const index = Number(label);
-    return manifest.labels.has(index) ? index : undefined;
+  if (typeof label === "string") {
+    for (const [index, name] of manifest.labels) if (name === label) return index; // the first index of a name
   }
-  for (const [index, name] of manifest.labels) if (name === label) return index;
+  if ((typeof label === "number" && Number.isInteger(label)) || (typeof label === "string" && /^\d+$/.test(label))) {
+    const index = Number(label);
+    if (manifest.labels.has(index)) return index;
+  }
   return undefined;
 }
 
-/** "0 (negative), 1 (positive)": the labels as the Python runtime lists them in errors. */
+/** "0 (negative), 1 (positive)": the labels as the Python runtime lists them in errors (10 at most). */
 export function knownLabels(manifest: Manifest): string {
-  return [...manifest.labels.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([index, name]) => `${index} (${name})`)
-    .join(", ");
+  const sorted = [...manifest.labels.entries()].sort((a, b) => a[0] - b[0]);
+  const shown = sorted.slice(0, SHOWN_LABELS).map(([index, name]) => `${index} (${name})`).join(", ");
+  return shown + (sorted.length > SHOWN_LABELS ? `, … (${sorted.length} in all)` : "");
 }

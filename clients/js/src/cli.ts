@@ -11,6 +11,7 @@ import { UserError } from "./errors.js";
 import type { Explainer, HeadMask } from "./explainer.js";
 import { loadExplainer } from "./node.js";
 import { renderJson } from "./python-json.js";
+import { checkPairs } from "./question-answering.js";
 
 const USAGE =
   "usage: onnxplain-js explain ARTIFACT [--method M] [--target T] [--head-mask MASK] [--batch-size N] [--max-length N] TEXT... | --question Q --context C ...";
@@ -76,7 +77,9 @@ async function explain(args: string[]): Promise<number> {
     if (texts.length === 0) throw new UserError("no text to explain; pass texts as arguments");
     const method = values.method ?? explainer.defaultMethod;
     explainer.checkMethod(method);
-    const target = values.target !== undefined && /^\d+$/.test(values.target) ? Number(values.target) : values.target;
+    // a label name, or the index it spells when no label has that name (as Python's command line reads it)
+    const named = values.target !== undefined && [...explainer.labels.values()].includes(values.target);
+    const target = values.target !== undefined && /^\d+$/.test(values.target) && !named ? Number(values.target) : values.target;
     const targets = explainer.targetIndices(target, texts.length);
     const headMask = headMaskOption(values["head-mask"]);
     if (headMask !== undefined) explainer.checkHeadMask(headMask);
@@ -105,9 +108,11 @@ async function explainAnswers(
     throw new UserError(`${questions.length} --question and ${contexts.length} --context were given; give one context per question`);
   }
   if (questions.length === 0) throw new UserError("no question to explain; pass --question Q --context C");
+  checkPairs(questions.map((question, i) => [question, contexts[i]]));
   const method = values.method ?? explainer.defaultMethod;
   explainer.checkMethod(method);
-  process.stdout.write(renderJson(await explainer.explainAnswers(questions, contexts, { method })));
+  const pairs = questions.map((question, i): [string, string] => [question, contexts[i]]);
+  process.stdout.write(renderJson(await explainer.explainAnswers(pairs, { method })));
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -11,7 +11,7 @@ import {
 import { UserError } from "./errors.js";
 import { explanation, type Explanation, type Metadata } from "./results.js";
 import { SessionPool, type OrtBinding, type SessionOptions } from "./sessions.js";
-import { answerExplanation, checkPairs, encodePairs, type AnswerExplanation, type PairEncoding } from "./question-answering.js";
+import { answerExplanation, checkPairs, encodePairs, type AnswerExplanation, type Pair, type PairEncoding } from "./question-answering.js";
 import { isBlank } from "./text-offsets.js";
 import { encodeText, type TextEncoding } from "./tokenization.js";
 import { Tokenizer, type TokenizerJson } from "./tokenizer/tokenizer.js";
@@ -76,8 +76,9 @@ export const TASKS = [SEQUENCE_CLASSIFICATION, CAUSAL_LM, QUESTION_ANSWERING];
 
 export interface AnswerOptions {
   method?: string;
-  /** The answer span to explain per pair, (start token, end token) of its encoding; default: the predicted one. */
-  answers?: [number, number][];
+  /** The answer span to explain: one (start token, end token) of the encoding for all pairs, or one (or
+   * null) per pair; default: the predicted one. */
+  target?: [number, number] | ([number, number] | null)[];
 }
 
 export class Explainer {
@@ -145,11 +146,24 @@ export class Explainer {
     return list.map((text) => encodeText(this.tokenizer, text, this.maxLength));
   }
 
-  /** Explain each text; `target`: none (= predicted), a label name or index, or one per text. */
-  async explain(texts: string | string[], options: ExplainOptions = {}): Promise<Explanation[]> {
+  /**
+   * Explain each text (or, with a question answering artifact, each (question, context) pair: see
+   * `explainAnswers`); `target`: none (= predicted), a label name or index, or one per text.
+   */
+  async explain(texts: string | string[], options?: ExplainOptions): Promise<Explanation[]>;
+  async explain(pairs: Pair | Pair[], options?: AnswerOptions): Promise<AnswerExplanation[]>;
+  async explain(inputs: string | string[] | Pair | Pair[], options: ExplainOptions | AnswerOptions = {}): Promise<Explanation[] | AnswerExplanation[]> {
     if (this.manifest.task === QUESTION_ANSWERING) {
-      throw new UserError("this artifact answers questions, so it explains question + context pairs, not texts; call explainAnswers(questions, contexts)");
+      if (typeof inputs === "string") {
+        throw new UserError("a question answering model explains (question, context) pairs, not texts; pass pairs");
+      }
+      const isPair = inputs.length === 2 && inputs.every((v) => typeof v === "string");
+      return this.explainAnswers((isPair ? [inputs] : inputs) as Pair[], options as AnswerOptions);
     }
+    return this.explainTexts(inputs as string | string[], options as ExplainOptions);
+  }
+
+  private async explainTexts(texts: string | string[], options: ExplainOptions): Promise<Explanation[]> {
     const method = options.method ?? this.defaultMethod;
     this.checkMethod(method);
     const encodings = this.tokenize(texts);
@@ -186,42 +200,40 @@ export class Explainer {
   }
 
   /** Tokenize question + context pairs (question answering artifacts); contexts are cut to fit, never questions. */
-  tokenizePairs(questions: string[], contexts: string[]): PairEncoding[] {
-    return encodePairs(this.tokenizer, questions, contexts, this.maxLength);
+  tokenizePairs(pairs: Pair[]): PairEncoding[] {
+    return encodePairs(this.tokenizer, pairs, this.maxLength);
   }
 
   /**
-   * Explain the answer to each question in its context: the predicted span, or `answers[i]` = (start token,
-   * end token) of the pair's encoding. One ONNX Runtime call per `batchSize` pairs, in order.
+   * Explain the answer to each question in its context (question answering artifacts): the predicted span,
+   * or the `target` span(s), (start token, end token) of the pair's encoding. Batched like texts.
    */
-  async explainAnswers(questions: string[], contexts: string[], options: AnswerOptions = {}): Promise<AnswerExplanation[]> {
+  async explainAnswers(pairs: Pair[], options: AnswerOptions = {}): Promise<AnswerExplanation[]> {
     if (this.manifest.task !== QUESTION_ANSWERING) {
       throw new UserError(`this artifact is a ${this.manifest.task} model; explainAnswers needs a question answering artifact`);
     }
-    checkPairs(questions, contexts);
-    const answers = options.answers;
-    if (answers !== undefined && answers.length !== questions.length) {
-      throw new UserError(`${answers.length} answer spans were given for ${questions.length} questions; give one per question`);
-    }
+    checkPairs(pairs);
     const method = options.method ?? this.defaultMethod;
     this.checkMethod(method);
-    const encodings = this.tokenizePairs(questions, contexts);
-    const results: AnswerExplanation[] = [];
-    for (let first = 0; first < encodings.length; first += this.batchSize) {
-      const batch = encodings.slice(first, first + this.batchSize);
+    const encodings = this.tokenizePairs(pairs);
+    const spans = answerTargets(options.target, encodings);
+    const results: AnswerExplanation[] = new Array(encodings.length);
+    const order = encodings.map((_, i) => i).sort((a, b) => encodings[b].ids.length - encodings[a].ids.length);
+    for (let first = 0; first < order.length; first += this.batchSize) {
+      const rows = order.slice(first, first + this.batchSize);
+      const batch = rows.map((i) => encodings[i]);
       const { inputIds, attentionMask } = pad(batch, this.manifest.padTokenId);
       const length = inputIds[0].length;
       const typeIds = batch.map((e) => [...e.typeIds, ...new Array<number>(length - e.ids.length).fill(0)]);
-      const target = batch.map((_, row): [number, number] => answers?.[first + row] ?? [PREDICTED_TARGET, PREDICTED_TARGET]);
+      const target = rows.map((i) => spans[i]);
       const outputs = await this.run(inputIds, attentionMask, { methods: [method], target, tokenTypeIds: typeIds });
-      batch.forEach((encoding, row) => {
-        const index = first + row;
-        results.push(answerExplanation(
-          questions[index], contexts[index], method, encoding,
+      rows.forEach((index, row) => {
+        results[index] = answerExplanation(
+          pairs[index][0], pairs[index][1], method, encodings[index],
           outputs[LOGITS].data.subarray(row * length * 2, (row + 1) * length * 2),
           outputs[method].data.subarray(row * length, (row + 1) * length),
           target[row],
-        ));
+        );
       });
     }
     return results;
@@ -331,6 +343,25 @@ export class Explainer {
     }
     return metadata;
   }
+}
+
+/** Answer spans per pair (-1, -1 = predicted) from none, one span for all, or one span (or null) per pair. */
+export function answerTargets(target: AnswerOptions["target"], encodings: PairEncoding[]): [number, number][] {
+  const isSpan = (v: unknown): v is [number, number] => Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x));
+  const count = encodings.length;
+  const spans = target === undefined || isSpan(target) ? new Array(count).fill(target ?? null) : [...target];
+  if (spans.length !== count) throw new UserError(`${spans.length} answer spans were given for ${count} pairs; give one per pair`);
+  return spans.map((span, index): [number, number] => {
+    if (span === null || span === undefined) return [PREDICTED_TARGET, PREDICTED_TARGET];
+    const tokens = encodings[index].ids.length;
+    if (!isSpan(span) || !(0 <= span[0] && span[0] <= span[1] && span[1] < tokens)) {
+      throw new UserError(
+        `answer span ${JSON.stringify(span)} of pair ${index} is not (start token, end token) within its ${tokens} tokens; ` +
+          "pass token indices of the pair's encoding, start <= end",
+      );
+    }
+    return span;
+  });
 }
 
 /** The `target` input of a question answering graph: [start, end] per example, each -1 or a token index. */

@@ -25,25 +25,28 @@ export interface PairEncoding {
   truncated: boolean;
 }
 
-/** One clear `UserError` for a missing, non-string or empty question or context. */
-export function checkPairs(questions: unknown[], contexts: unknown[]): void {
-  if (questions.length !== contexts.length) {
-    throw new UserError(`${questions.length} questions and ${contexts.length} contexts were given; give one context per question`);
-  }
-  if (questions.length === 0) throw new UserError("no question to explain; give at least one question with its context");
-  questions.forEach((question, index) => {
-    for (const [name, value] of [["question", question], ["context", contexts[index]]] as const) {
+/** A question and its context. */
+export type Pair = [question: string, context: string];
+
+/** The pairs as given; one clear `UserError` for a missing, non-string or empty question or context. */
+export function checkPairs(pairs: unknown[]): Pair[] {
+  if (pairs.length === 0) throw new UserError("no question to explain; give at least one (question, context) pair");
+  pairs.forEach((pair, index) => {
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw new UserError(`input ${index} is not a (question, context) pair; a question answering model explains pairs`);
+    }
+    for (const [name, value] of [["question", pair[0]], ["context", pair[1]]] as const) {
       if (typeof value !== "string") throw new UserError(`${name} ${index} is a ${typeof value}, not a string; pass strings`);
       if (isBlank(value)) throw new UserError(`${name} ${index} is empty; give each question and context at least one word`);
     }
   });
+  return pairs as Pair[];
 }
 
 /** Tokenize pairs; contexts longer than `maxLength` allows are cut, never questions. */
-export function encodePairs(tokenizer: Tokenizer, questions: string[], contexts: string[], maxLength: number): PairEncoding[] {
-  checkPairs(questions, contexts);
-  return questions.map((question, index) => {
-    const raw = tokenizer.encodePair(question, contexts[index], maxLength);
+export function encodePairs(tokenizer: Tokenizer, pairs: Pair[], maxLength: number): PairEncoding[] {
+  return checkPairs(pairs).map(([question, context], index) => {
+    const raw = tokenizer.encodePair(question, context, maxLength);
     if (raw === null) {
       throw new UserError(`question ${index} leaves no room for its context within the limit of ${maxLength} tokens; shorten the question`);
     }

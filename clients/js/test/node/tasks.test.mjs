@@ -19,14 +19,19 @@ test("question answering: explainAnswers and the CLI equal Python's explain_answ
   const explainer = await loadExplainer(join(GOLDEN_DIR, "qa-artifact"), { batchSize: golden.batch_size });
   try {
     for (const run of golden.runs) {
-      const results = await explainer.explainAnswers(golden.questions, golden.contexts, { method: run.method });
+      const pairs = golden.questions.map((q, i) => [q, golden.contexts[i]]);
+      const results = await explainer.explain(pairs, { method: run.method });
       const scale = scaleOf(run.results);
       assert.deepEqual(results.flatMap((r, i) => answerDifferences(r.toJSON(), run.results[i], scale, `${run.method} pair ${i}`)), []);
     }
-    await assert.rejects(explainer.explain("a text"), /explains question \+ context pairs, not texts/);
-    await assert.rejects(explainer.explainAnswers(["q"], []), /^UserError: 1 questions and 0 contexts were given; give one context per question$/);
-    await assert.rejects(explainer.explainAnswers([" "], ["c"]), /question 0 is empty; /);
-    await assert.rejects(explainer.explainAnswers(["word ".repeat(80)], ["c"]), /question 0 leaves no room for its context within the limit of \d+ tokens/);
+    await assert.rejects(explainer.explain("a text"), /^UserError: a question answering model explains \(question, context\) pairs, not texts; pass pairs$/);
+    await assert.rejects(explainer.explain([]), /^UserError: no question to explain; give at least one \(question, context\) pair$/);
+    await assert.rejects(explainer.explain([["q"]]), /^UserError: input 0 is not a \(question, context\) pair; /);
+    await assert.rejects(explainer.explain([" ", "c"]), /question 0 is empty; /);
+    await assert.rejects(explainer.explain(["word ".repeat(80), "c"]), /question 0 leaves no room for its context within the limit of \d+ tokens/);
+    await assert.rejects(explainer.explain(["q?", "c"], { target: [5, 1] }), /^UserError: answer span \[5,1\] of pair 0 is not \(start token, end token\) within its \d+ tokens; /);
+    const [chosen] = await explainer.explain(["Who?", "Agnès Varda did."], { target: [4, 5] });
+    assert.deepEqual([chosen.startToken, chosen.endToken], [4, 5]);
   } finally {
     await explainer.release();
   }
