@@ -139,3 +139,27 @@ def test_head_mask_scales_what_arrives_per_head_and_keeps_the_value() -> None:
 def test_stabilised_divide_is_zero_where_the_denominator_is() -> None:
     out = rules.stabilised_divide(torch.tensor([1.0, 2.0, -3.0]), torch.tensor([0.0, 4.0, -1.0]))
     assert out[0] == 0 and torch.isclose(out[1], torch.tensor(0.5)) and torch.isclose(out[2], torch.tensor(3.0))
+
+
+@pytest.mark.parametrize("constant_std", [False, True])
+def test_fused_layer_norm_rule_equals_the_written_out_norm(constant_std: bool) -> None:
+    from onnxplain.export.rulesets import layer_norm
+
+    x = torch.randn(2, 5, 16, dtype=torch.float64) * 3 + 1
+    weight, bias = torch.randn(16, dtype=torch.float64), torch.randn(16, dtype=torch.float64)
+    upstream = torch.randn(2, 5, 16, dtype=torch.float64)
+    (fused,) = relevance_of(lambda t: rules.LayerNormRule.apply(t, weight, bias, 1e-5, constant_std)[0], [x], upstream)
+    (written,) = relevance_of(lambda t: layer_norm(t, weight, bias, 1e-5, constant_std), [x], upstream)
+    assert torch.allclose(fused, written, rtol=1e-10, atol=1e-12)
+    value = rules.LayerNormRule.apply(x, weight, bias, 1e-5, constant_std)[0]
+    assert torch.allclose(value, layer_norm(x, weight, bias, 1e-5, constant_std), rtol=1e-12, atol=1e-12)
+    if constant_std:  # gradient x input through the centring alone sums to the relevance of the centred part
+        assert torch.allclose(
+            (fused * x).sum(),
+            (
+                upstream
+                * weight
+                * (x - x.mean(-1, keepdim=True))
+                / (x.var(-1, unbiased=False, keepdim=True) + 1e-5).sqrt()
+            ).sum(),
+        )

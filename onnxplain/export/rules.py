@@ -53,10 +53,11 @@ def linear_relevance(x: Tensor, weight: Tensor, relevance: Tensor, product: Tens
         product = torch.nn.functional.linear(x, weight)
     absolute_x, absolute_weight = x.abs(), weight.abs()
     magnitude = torch.nn.functional.linear(absolute_x, absolute_weight)
-    z = (product + magnitude) / 2
-    significant = z > CANCELLATION_TOLERANCE * magnitude
-    s = torch.where(significant, relevance / (z + EPSILON), 0.0)
-    return (x * (s @ weight) + absolute_x * (s @ absolute_weight)) / 2
+    # The halves cancel: with 2Z = x W^T + |x| |W|^T, s = R / (2Z + 2 eps) = S / 2 gives R_x directly.
+    twice_z = product + magnitude
+    significant = twice_z > (2 * CANCELLATION_TOLERANCE) * magnitude
+    s = torch.where(significant, relevance / (twice_z + 2 * EPSILON), 0.0)
+    return x * (s @ weight) + absolute_x * (s @ absolute_weight)
 
 
 def product_relevance(p: Tensor, q: Tensor, relevance: Tensor) -> tuple[Tensor, Tensor]:
@@ -226,6 +227,42 @@ class UniformGate(Function):
     def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, Tensor]:
         a, b = ctx.saved_tensors
         return gradient * b / 2, gradient * a / 2
+
+
+def fused_layer_norm(x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """LayerNorm over the last axis as one operation (ONNX ``LayerNormalization``): the output, the mean and
+    the inverse standard deviation, each [..., 1] but the output."""
+    return torch.native_layer_norm(x, [x.shape[-1]], weight, bias, eps)
+
+
+class LayerNormRule(Function):
+    """LayerNorm ``y = (x - mean) / std * w + b`` computed by one fused operation, so that every rule set's
+    forward pass is the same node, with the backward of its rule set: the ordinary gradient, or with the
+    standard deviation held constant [Ali, sec. 3.3; AttnLRP, sec. 3.3.1] (``constant_std``), so that
+    gradient x input passes relevance through the centring alone. Both are written out from the forward's
+    mean and inverse standard deviation instead of differentiating the operations of a written-out norm."""
+
+    @staticmethod
+    def forward(x: Tensor, weight: Tensor, bias: Tensor | None, eps: float, constant_std: bool) -> tuple:
+        return fused_layer_norm(x, weight, bias, eps)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
+        x, weight, _, _, constant_std = inputs
+        _, mean, inverse_std = output
+        ctx.constant_std = constant_std
+        ctx.mark_non_differentiable(mean, inverse_std)
+        ctx.save_for_backward(x, weight, mean, inverse_std)
+
+    @staticmethod
+    def backward(ctx: Any, gradient: Tensor, *unused: Tensor) -> tuple[Tensor, None, None, None, None]:
+        x, weight, mean, inverse_std = ctx.saved_tensors
+        scaled = gradient * weight
+        centred = scaled - scaled.mean(dim=-1, keepdim=True)
+        if not ctx.constant_std:
+            normalised = (x - mean) * inverse_std
+            centred = centred - normalised * (scaled * normalised).mean(dim=-1, keepdim=True)
+        return inverse_std * centred, None, None, None, None
 
 
 class HeadMask(Function):

@@ -37,7 +37,8 @@ class Activation:
 
 
 def layer_norm(x: Tensor, weight: Tensor, bias: Tensor | None, eps: float, constant_std: bool) -> Tensor:
-    """LayerNorm written out, so that its standard deviation can be held constant (CP-LRP, AttnLRP)."""
+    """LayerNorm written out, its standard deviation optionally held constant: the reference the rule sets'
+    fused ``rules.LayerNormRule`` is tested against."""
     centred = x - x.mean(dim=-1, keepdim=True)
     std = torch.sqrt(centred.pow(2).mean(dim=-1, keepdim=True) + eps)
     if constant_std:
@@ -67,7 +68,7 @@ class Gradient:
         return fn(x)
 
     def norm(self, x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> Tensor:
-        return layer_norm(x, weight, bias, eps, constant_std=False)
+        return rules.LayerNormRule.apply(x, weight, bias, eps, False)[0]
 
     def rms_norm(self, x: Tensor, weight: Tensor, eps: float) -> Tensor:
         return rms_norm(x, weight, eps, constant_rms=False)
@@ -111,7 +112,7 @@ class Chefer(Gradient):
         return rules.RelevancePassthrough.apply(x, fn)
 
     def norm(self, x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> Tensor:
-        return rules.RelevancePassthrough.apply(x, lambda t: layer_norm(t, weight, bias, eps, False))
+        return rules.RelevancePassthrough.apply(x, lambda t: rules.fused_layer_norm(t, weight, bias, eps)[0])
 
     def rms_norm(self, x: Tensor, weight: Tensor, eps: float) -> Tensor:
         return rules.RelevancePassthrough.apply(x, lambda t: rms_norm(t, weight, eps, False))
@@ -154,7 +155,7 @@ class ConservativePropagation(Gradient):
         return rules.IdentityRule.apply(x, fn.function, fn.ratio)
 
     def norm(self, x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> Tensor:
-        return layer_norm(x, weight, bias, eps, constant_std=True)
+        return rules.LayerNormRule.apply(x, weight, bias, eps, True)[0]
 
     def rms_norm(self, x: Tensor, weight: Tensor, eps: float) -> Tensor:
         return rms_norm(x, weight, eps, constant_rms=True)
