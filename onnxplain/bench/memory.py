@@ -13,32 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-KIB = 1024
-
-
-def status_kib(field: str) -> int | None:
-    """A ``VmRSS``/``VmHWM`` line of /proc/self/status in KiB; None where there is no /proc."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def reset_high_water_mark() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
+from onnxplain.runtime.process_memory import KIB, peak_resident_bytes, reset_high_water_mark, status_kib
 
 
 @dataclass(frozen=True)
@@ -61,10 +41,10 @@ def probe(artifact_dir: Path, method: str | None, batch: int, length: int, devic
     loaded = status_kib("VmRSS")
     exact = reset_high_water_mark()
     explainer.run(data.input_ids, data.attention_mask, methods=methods)
-    peak = status_kib("VmHWM") if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_resident_bytes()
     return {
         "loaded_bytes": (loaded or 0) * KIB,
-        "call_peak_bytes": max(0, ((peak or 0) - (loaded or 0)) * KIB),
+        "call_peak_bytes": max(0, peak - (loaded or 0) * KIB),
         "exact": exact,
     }
 

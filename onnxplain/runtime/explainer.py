@@ -26,6 +26,7 @@ from onnxplain.runtime.artifact import (
     Manifest,
     read_manifest,
 )
+from onnxplain.runtime.memory_planner import MemoryPlanner
 from onnxplain.runtime.sessions import Device, SessionPool, choose_device
 from onnxplain.runtime.tasks import Task, task_for
 
@@ -48,6 +49,7 @@ class Explainer:
         self.max_length = max_length
         self._sessions = sessions
         self.task: Task = task_for(manifest.task)(manifest, directory / TOKENIZER_FILE, max_length)
+        self.memory = MemoryPlanner.unlimited(max_length)  # Explainer.load sets the budget
 
     @classmethod
     def load(
@@ -58,13 +60,18 @@ class Explainer:
         max_length: int | None = None,
         intra_op_threads: int | None = None,
         cached_sessions: int = 4,
+        memory_budget: int | str | None = None,
     ) -> Explainer:
         """Load an artifact. ``device``: ``cpu``, ``cuda`` or ``auto`` (CUDA when usable, else CPU).
 
         ``batch_size`` texts go into one ONNX Runtime call; ``max_length`` (tokens, at most the model's
         limit, which is the default) is where longer texts are cut. ``cached_sessions`` is how many sets of
         outputs (method combinations) keep a built session; asking for one more rebuilds the least recently
-        used, which takes seconds.
+        used, which takes seconds. ``memory_budget`` (bytes, or a size such as ``"2GiB"``) is what calls may
+        use beyond the loaded model: batches are formed by their measured working memory (see
+        ``memory_planner``), and an input too large for it alone is refused; the default comes from the
+        container's or the machine's memory (``memory_budget.default_budget``); ``"unlimited"`` bounds batches
+        by ``batch_size`` only.
         """
         directory = Path(artifact_dir)
         manifest = read_manifest(directory)
@@ -79,6 +86,7 @@ class Explainer:
         explainer = cls(directory, manifest, sessions, batch_size, max_length or limit)
         # build the most likely session now, so a device problem shows at load time, not at the first text
         sessions.session((LOGITS, manifest.methods[explainer.default_method]))
+        explainer.memory = MemoryPlanner.for_explainer(explainer, memory_budget)
         return explainer
 
     @property
@@ -129,10 +137,9 @@ class Explainer:
         """Explain encoded inputs: batches of similar length, each padded to its longest, in input order."""
         self.check_method(method)
         results: list[Any] = [None] * len(encodings)
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i]), reverse=True)
         metadata = self._metadata(method, head_mask)
-        for first in range(0, len(order), self.batch_size):
-            rows = order[first : first + self.batch_size]
+        lengths = [len(e) for e in encodings]
+        for rows in self.memory.batches(lengths, method, self.batch_size, self.task.item_noun):
             input_ids, attention_mask, token_type_ids = self.task.feeds([encodings[i] for i in rows])
             outputs = self.run(input_ids, attention_mask, (method,), targets[rows], head_mask, token_type_ids)
             for row, index in enumerate(rows):
@@ -178,10 +185,25 @@ class Explainer:
             feeds[HEAD_MASK] = self.check_head_mask(head_mask)
         names = [LOGITS] + [self.manifest.methods[m] for m in methods]
         default_mask = np.asarray(self.manifest.default_head_mask, dtype=np.float32)
-        values = self._sessions.run(names, feeds, defaults={HEAD_MASK: default_mask})
+        rows = self.memory.rows_per_call(methods, len(input_ids), input_ids.shape[1])  # within the memory budget
+        values = self._run_rows(names, feeds, {HEAD_MASK: default_mask}, rows)
         outputs = {LOGITS: values[0]}
         outputs.update(zip(methods, values[1:], strict=True))
         return outputs
+
+    def _run_rows(
+        self, names: list[str], feeds: dict[str, np.ndarray], defaults: dict[str, np.ndarray], rows: int
+    ) -> list[np.ndarray]:
+        """The session's outputs, computed ``rows`` examples at a time and joined (every output of an
+        example depends on that example alone); ``head_mask`` is the one feed without a batch axis."""
+        batch = len(feeds[INPUT_IDS])
+        if rows >= batch:
+            return self._sessions.run(names, feeds, defaults=defaults)
+        parts = []
+        for first in range(0, batch, rows):
+            part = {k: v if k == HEAD_MASK else v[first : first + rows] for k, v in feeds.items()}
+            parts.append(self._sessions.run(names, part, defaults=defaults))
+        return [np.concatenate(values) for values in zip(*parts, strict=True)]
 
     def check_method(self, method: str) -> None:
         if method not in self.methods:

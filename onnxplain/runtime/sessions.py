@@ -22,6 +22,8 @@ import onnxruntime as ort
 from onnx import ModelProto, TensorProto, numpy_helper
 
 from onnxplain.errors import UserError
+from onnxplain.runtime import process_memory
+from onnxplain.runtime.ort_memory import CHOSEN, OrtMemorySettings
 from onnxplain.runtime.pruning import needed_names
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -60,8 +62,8 @@ def choose_device(requested: str) -> Device:
     return Device(requested, "cpu", (CPU_PROVIDER,), note=f"auto chose cpu: {missing}")
 
 
-def session_options(intra_op_threads: int | None) -> ort.SessionOptions:
-    options = ort.SessionOptions()
+def session_options(intra_op_threads: int | None, memory: OrtMemorySettings = CHOSEN) -> ort.SessionOptions:
+    options = memory.apply(ort.SessionOptions())
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if intra_op_threads:
         options.intra_op_num_threads = intra_op_threads
@@ -72,12 +74,22 @@ def session_options(intra_op_threads: int | None) -> ort.SessionOptions:
 class SessionPool:
     """Sessions of one artifact graph, one per set of outputs, least recently used dropped beyond ``size``."""
 
-    def __init__(self, model_path: Path, device: Device, intra_op_threads: int | None = None, size: int = 4) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        device: Device,
+        intra_op_threads: int | None = None,
+        size: int = 4,
+        memory: OrtMemorySettings = CHOSEN,
+    ) -> None:
         self.device = device
+        self.memory = memory
+        self._run_options = memory.run_options()
         self._threads = intra_op_threads
         self._size = size
         self._lock = threading.Lock()
         self._sessions: OrderedDict[frozenset[str], ort.InferenceSession] = OrderedDict()
+        self._session_bytes: dict[frozenset[str], int] = {}  # resident memory each added when built
         self._directory = tempfile.TemporaryDirectory(prefix="onnxplain-")
         self._model = onnx.load(str(model_path))
         self._externalise_weights()
@@ -105,6 +117,16 @@ class SessionPool:
                     entry = tensor.external_data.add()
                     entry.key, entry.value = key, str(value)
 
+    def __len__(self) -> int:
+        """Sessions held now."""
+        return len(self._sessions)
+
+    @property
+    def held_bytes(self) -> int:
+        """The resident memory the sessions held now added when they were built (0 where not measurable)."""
+        with self._lock:
+            return sum(self._session_bytes.get(key, 0) for key in self._sessions)
+
     def session(self, outputs: Sequence[str]) -> ort.InferenceSession:
         key = frozenset(outputs)
         unknown = key - set(self.output_names)
@@ -114,10 +136,16 @@ class SessionPool:
             if key in self._sessions:
                 self._sessions.move_to_end(key)
                 return self._sessions[key]
+            process_memory.trim()
+            before = process_memory.resident_bytes()
             session = self._build(sorted(key))
+            process_memory.trim()
+            after = process_memory.resident_bytes()
             self._sessions[key] = session
+            self._session_bytes[key] = 0 if before is None or after is None else max(0, after - before)
             while len(self._sessions) > self._size:
-                self._sessions.popitem(last=False)
+                dropped, _ = self._sessions.popitem(last=False)
+                self._session_bytes.pop(dropped, None)
             return session
 
     def run(
@@ -133,7 +161,7 @@ class SessionPool:
         accepted = required | {i.name for i in session.get_overridable_initializers()}
         chosen = {k: v for k, v in feeds.items() if k in accepted}
         chosen |= {k: v for k, v in (defaults or {}).items() if k in required and k not in chosen}
-        return session.run(list(outputs), chosen)
+        return session.run(list(outputs), chosen, self._run_options)
 
     def _build(self, outputs: list[str]) -> ort.InferenceSession:
         nodes, needed = needed_names(self._model.graph, outputs)
@@ -149,7 +177,8 @@ class SessionPool:
         graph.initializer.extend(t for t in source.initializer if t.name in needed)
         path = Path(self._directory.name) / "pruned.onnx"
         onnx.save(model, str(path))  # beside the weights file, which its initializers refer to
-        session = ort.InferenceSession(str(path), session_options(self._threads), providers=list(self.device.providers))
+        options = session_options(self._threads, self.memory)
+        session = ort.InferenceSession(str(path), options, providers=list(self.device.providers))
         path.unlink()
         if self.device.name == "cuda" and CUDA_PROVIDER not in session.get_providers():
             problem = "onnxruntime-gpu could not start CUDA (its CUDA and cuDNN libraries are missing or unusable)"

@@ -1,0 +1,124 @@
+"""The working memory of one explain call, as a function of batch and length, measured on the artifact.
+
+An explain graph keeps activations for its backward passes: tensors of ``[batch, tokens, hidden]`` and
+``[batch, heads, tokens, tokens]`` (attention and its relevance). So the memory one call adds to the process
+is modelled as
+
+    bytes(batch, tokens) = fixed + batch * (per_token * tokens + per_token_pair * tokens**2)
+
+with the three coefficients fitted (non-negative, relative least squares) to calls measured at a few shapes
+and then scaled up until the model covers every measured call, plus a margin. A measurement is the rise of
+this process's resident memory during one call: freed heap handed back first (``malloc_trim``), the kernel's
+high-water mark reset, the call run, the mark read (see ``process_memory``). That is the cost that matters
+here, the one an out-of-memory killer counts, and it is measured per artifact because graph passes change
+it (``benchmarks/`` and ``docs/memory.md`` have the figures).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from onnxplain.runtime import process_memory
+
+MARGIN = 1.1  # on top of the scaled fit: allocator rounding and measurement noise
+Shape = tuple[int, int]  # (batch, tokens)
+Probe = tuple[int, int, int]  # (batch, tokens, measured bytes)
+
+
+@dataclass(frozen=True)
+class WorkingMemory:
+    """Bytes one call adds to the process: ``fixed + batch * (per_token * T + per_token_pair * T**2)``."""
+
+    fixed: float
+    per_token: float
+    per_token_pair: float
+    probes: tuple[Probe, ...] = ()  # the measurements it was fitted to
+
+    def bytes(self, batch: int, tokens: int) -> int:
+        per_text = self.per_token * tokens + self.per_token_pair * tokens * tokens
+        return int(self.fixed + batch * per_text)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "fixed": self.fixed,
+            "per_token": self.per_token,
+            "per_token_pair": self.per_token_pair,
+            "probes": [list(p) for p in self.probes],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> WorkingMemory:
+        probes = tuple((int(b), int(t), int(m)) for b, t, m in data.get("probes", ()))
+        return cls(float(data["fixed"]), float(data["per_token"]), float(data["per_token_pair"]), probes)
+
+
+def _terms(batch: float, tokens: float) -> list[float]:
+    return [1.0, batch * tokens, batch * tokens * tokens]
+
+
+def fit(probes: Sequence[Probe]) -> WorkingMemory:
+    """The non-negative coefficients that fit ``probes`` best in relative terms, scaled to cover them all."""
+    if not probes:
+        raise ValueError("fitting working memory needs at least one measured call")
+    design = np.asarray([_terms(b, t) for b, t, _ in probes])
+    measured = np.asarray([m for _, _, m in probes], dtype=float)
+    weights = 1.0 / np.maximum(measured, 2**20)  # relative error; calls under 1 MiB count as 1 MiB
+    best: tuple[float, np.ndarray] | None = None
+    for size in (1, 2, 3):  # every subset of the terms: a small exact non-negative least squares
+        for columns in itertools.combinations(range(3), size):
+            solution, *_ = np.linalg.lstsq(design[:, columns] * weights[:, None], measured * weights, rcond=None)
+            if np.any(solution < 0):
+                continue
+            coefficients = np.zeros(3)
+            coefficients[list(columns)] = solution
+            error = float(np.sum(((design @ coefficients - measured) * weights) ** 2))
+            if best is None or error < best[0]:
+                best = (error, coefficients)
+    assert best is not None  # the single-term fits of positive measurements are never negative
+    coefficients = best[1]
+    predicted = np.maximum(design @ coefficients, 1.0)
+    scale = max(1.0, float(np.max(measured / predicted))) * MARGIN
+    fixed, per_token, per_token_pair = (float(c) * scale for c in coefficients)
+    return WorkingMemory(fixed, per_token, per_token_pair, tuple(probes))
+
+
+def probe_shapes(max_length: int) -> list[Shape]:
+    """Where to measure: one text at an eighth, a quarter, half and all of the length limit, and four texts
+    at a quarter (which tells the batch term from the fixed one), cheapest first."""
+    quarter = max(2, max_length // 4)
+    lengths = sorted({max(2, max_length // 8), quarter, max(2, max_length // 2), max_length})
+    shapes = [(1, t) for t in lengths]
+    shapes.insert(shapes.index((1, quarter)) + 1, (4, quarter))
+    return shapes
+
+
+def measure_call(call: Callable[[], object]) -> int | None:
+    """How much one call raised this process's resident memory; None where it cannot be told (no /proc)."""
+    process_memory.trim()
+    before = process_memory.resident_bytes()
+    if before is None or not process_memory.reset_high_water_mark():
+        return None
+    call()
+    return max(0, process_memory.peak_resident_bytes() - before)
+
+
+def probe(run: Callable[[int, int], object], max_length: int, limit: int) -> WorkingMemory | None:
+    """Measure ``run(batch, tokens)`` at ``probe_shapes`` and fit; a shape that the calls so far (scaled by
+    batch and tokens squared) say would cost more than ``limit`` bytes is skipped. None without /proc. A first,
+    unmeasured call at two tokens builds whatever the calls need once (the session, its kernels)."""
+    run(1, 2)
+    probes: list[Probe] = []
+    for batch, tokens in probe_shapes(max_length):
+        if probes:
+            last_batch, last_tokens, last_bytes = probes[-1]
+            if last_bytes * (batch / last_batch) * (tokens / last_tokens) ** 2 > limit:
+                continue
+        measured = measure_call(lambda b=batch, t=tokens: run(b, t))
+        if measured is None:
+            return None
+        probes.append((batch, tokens, measured))
+    return fit(probes)

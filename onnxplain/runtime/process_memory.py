@@ -1,0 +1,73 @@
+"""This process's resident memory, read from Linux's /proc: now (``VmRSS``), the high-water mark (``VmHWM``)
+and a reset of that mark, plus ``trim`` to hand freed heap back to the kernel.
+
+Everything here answers ``None``/``False`` where there is no /proc (macOS, Windows): callers then fall back
+to what they can (``resource.getrusage``'s lifetime peak) or skip measuring.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import resource
+import sys
+from pathlib import Path
+
+KIB = 1024
+
+
+def status_kib(field: str) -> int | None:
+    """A ``VmRSS``/``VmHWM`` line of /proc/self/status in KiB; None where there is no /proc."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def resident_bytes() -> int | None:
+    """Resident memory now, in bytes."""
+    kib = status_kib("VmRSS")
+    return None if kib is None else kib * KIB
+
+
+def reset_high_water_mark() -> bool:
+    """Set ``VmHWM`` back to the present ``VmRSS`` (``/proc/self/clear_refs``); False where not allowed."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_resident_bytes() -> int:
+    """The high-water mark of resident memory since the last reset (or, without /proc, since start)."""
+    kib = status_kib("VmHWM")
+    if kib is None:  # ru_maxrss is KiB on Linux, bytes on macOS
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * KIB
+    return kib * KIB
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        library = ctypes.CDLL(name)
+        library.malloc_trim  # noqa: B018 (glibc only: musl and others have none)
+    except (OSError, AttributeError, TypeError):
+        return None
+    return library
+
+
+def trim() -> bool:
+    """Return the C heap's free pages to the kernel (glibc ``malloc_trim``), so that resident memory shows
+    what is in use; False where the C library has no such call."""
+    library = _libc()
+    if library is None:
+        return False
+    library.malloc_trim(0)
+    return True
