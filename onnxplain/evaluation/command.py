@@ -69,6 +69,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="score curves.npz files of earlier runs instead of computing: runs on the same texts are merged "
         "(different methods), runs on disjoint parts of --data are pooled in the order given (same methods)",
     )
+    parser.add_argument(
+        "--memory-budget",
+        help="memory the runtime calls may use beyond the loaded model, such as 2GiB (calls are split to fit; "
+        "default: from the container's or machine's memory)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -99,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--answer-top must be a positive number, not {args.answer_top}; fix it")
 
     started = time.perf_counter()
-    explainer = Explainer.load(args.artifact)
+    explainer = Explainer.load(args.artifact, memory_budget=args.memory_budget)
     manifest = explainer.manifest
     available = [m for m in METHODS if m in manifest.methods]
     methods = available if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]

@@ -46,6 +46,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="where to run (default: cpu)")
     parser.add_argument("--batch-size", type=int, default=16, help="texts per ONNX Runtime call (default: 16)")
     parser.add_argument("--max-length", type=int, help="cut texts after this many tokens (default: the model's)")
+    parser.add_argument(
+        "--memory-budget",
+        help="memory the explanations may use beyond the loaded model, such as 2GiB: batches are formed to fit it "
+        "(default: from the container's memory limit or the machine's RAM; 'unlimited': --batch-size only)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
     from onnxplain.runtime import Explainer
 
     explainer = Explainer.load(
-        args.artifact, device=args.device, batch_size=args.batch_size, max_length=args.max_length
+        args.artifact,
+        device=args.device,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        memory_budget=args.memory_budget,
     )
     task = explainer.task
     items = task.cli_items(args)

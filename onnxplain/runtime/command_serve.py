@@ -20,6 +20,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-queued-texts", type=int, default=limits.max_queued_texts, help="queue depth (texts)")
     parser.add_argument("--max-batch", type=int, default=limits.max_batch, help="texts per ONNX Runtime call")
     parser.add_argument("--max-wait-ms", type=float, default=limits.max_wait_ms, help="micro-batching window")
+    parser.add_argument(
+        "--memory-budget",
+        help="memory the explanations may use beyond the loaded model, such as 2GiB; batches are formed to stay "
+        "within it and a text too large for it is refused (413). Default: from the container's memory limit or "
+        "the machine's RAM (see /metadata); 'unlimited': batches bounded by --max-batch only",
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=limits.drain_timeout_s,
+        help="on SIGTERM, seconds to finish the accepted requests before exiting (default: %(default)s)",
+    )
     parser.add_argument("--model-name", help="the model's name in the /v2 routes (default: the artifact folder's)")
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     from onnxplain.engines.serve_command import add_engine_options  # --engine ray and its options
@@ -31,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from onnxplain.runtime import Explainer
+    from onnxplain.runtime.draining import DrainingServer
     from onnxplain.runtime.server import create_app
     from onnxplain.runtime.server_limits import ServerLimits
 
@@ -40,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         max_queued_texts=args.max_queued_texts,
         max_batch=args.max_batch,
         max_wait_ms=args.max_wait_ms,
+        drain_timeout_s=args.drain_timeout,
     )
     if args.engine == "ray":
         from onnxplain.engines.serve_command import run_on_ray
@@ -51,9 +65,13 @@ def run(args: argparse.Namespace) -> int:
         batch_size=limits.max_batch,
         max_length=args.max_length,
         intra_op_threads=args.threads,
+        memory_budget=args.memory_budget,
     )
     if explainer.device.note:
         print(f"onnxplain serve: {explainer.device.note}")
+    budget = explainer.memory.budget
+    print(f"onnxplain serve: memory budget {budget or 'unlimited'}" + (f" ({budget.source})" if budget else ""))
     app = create_app(explainer, limits, args.model_name)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
+    DrainingServer(config, app.state.drain, limits.drain_timeout_s).run()
     return 0

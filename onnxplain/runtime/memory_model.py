@@ -16,6 +16,7 @@ it (``benchmarks/`` and ``docs/memory.md`` have the figures).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -117,7 +118,7 @@ def probe(run: Callable[[int, int], object], max_length: int, limit: int) -> Wor
             last_batch, last_tokens, last_bytes = probes[-1]
             if last_bytes * (batch / last_batch) * (tokens / last_tokens) ** 2 > limit:
                 continue
-        measured = measure_call(lambda b=batch, t=tokens: run(b, t))
+        measured = measure_call(functools.partial(run, batch, tokens))
         if measured is None:
             return None
         probes.append((batch, tokens, measured))

@@ -97,6 +97,13 @@ class MemoryPlanner:
             return None
         return max(0, self.budget.bytes - self._added_sessions_bytes())
 
+    def measured(self, method: str) -> bool:
+        """Whether planning ``method``'s calls needs no probe (measured already, or nothing to measure)."""
+        return self.budget is None or self._unmeasurable or method in self.models
+
+    def _total(self) -> int:
+        return 0 if self.budget is None else self.budget.bytes
+
     def working_memory(self, method: str) -> WorkingMemory | None:
         """The method's model, probed now if this artifact has none yet (seconds, once per machine)."""
         if self.budget is None or self._unmeasurable:
@@ -133,13 +140,13 @@ class MemoryPlanner:
         if cost is None or budget is None:
             order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
             return [order[i : i + max_batch] for i in range(0, len(order), max_batch)]
-        return batch_plan.pack(lengths, cost, budget, max_batch, method, what)
+        return batch_plan.pack(lengths, cost, budget, max_batch, method, what, self._total())
 
     def check(self, lengths: Sequence[int], method: str, what: str = "text") -> None:
         """``OverBudget`` for the first text that does not fit the budget on its own."""
         cost, budget = self.cost((method,)), self.call_budget
         if cost is not None and budget is not None:
-            batch_plan.check_fits(lengths, cost, budget, method, what)
+            batch_plan.check_fits(lengths, cost, budget, method, what, self._total())
 
     def fits_one_call(self, lengths: Sequence[int], method: str, max_batch: int) -> bool:
         cost, budget = self.cost((method,)), self.call_budget
@@ -154,7 +161,7 @@ class MemoryPlanner:
         if cost is None or budget is None:
             return batch
         name = ", ".join(methods) or FORWARD
-        batch_plan.check_fits([tokens], cost, budget, name, what="row")
+        batch_plan.check_fits([tokens], cost, budget, name, "row", self._total())
         rows = 1
         while rows < batch and cost(rows + 1, tokens) <= budget:
             rows += 1

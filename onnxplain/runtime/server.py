@@ -27,12 +27,15 @@ from typing import Any
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from onnxplain import __version__
 from onnxplain.errors import RequestError, UserError
+from onnxplain.runtime.disconnects import CancelOnDisconnect
+from onnxplain.runtime.draining import Drain, DrainMiddleware
 from onnxplain.runtime.explainer import Explainer
 from onnxplain.runtime.microbatch import MicroBatcher, QueueFull
 from onnxplain.runtime.openapi import openapi_document, request_schema
@@ -145,9 +148,17 @@ def create_app(explainer: Explainer, limits: ServerLimits | None = None, model_n
 
     limits = limits or ServerLimits()
     largest_body = body_limit(explainer, limits)
+    what = f"the request queue ({limits.max_queued_texts} texts of up to {limits.max_text_chars} characters)"
+    explainer.memory.reserve(limits.queue_bytes(explainer.max_length), what)
     batcher = MicroBatcher(
-        explainer.explain_encodings, limits.max_batch, limits.max_wait_ms / 1000, limits.max_queued_texts
+        explainer.explain_encodings,
+        limits.max_batch,
+        limits.max_wait_ms / 1000,
+        limits.max_queued_texts,
+        cost=explainer.memory,
+        noun=explainer.task.item_noun,
     )
+    drain = Drain()
     document = openapi_document(explainer, limits)
     about = metadata(explainer, limits)
     request_checker(explainer, limits)  # build the validator now, not at the first request
@@ -170,7 +181,7 @@ def create_app(explainer: Explainer, limits: ServerLimits | None = None, model_n
         return JSONResponse({"status": "ok", "queued_texts": batcher.queued, "batches": batcher.batches})
 
     async def get_metadata(request: Request) -> Response:
-        return JSONResponse(about)
+        return JSONResponse({**about, "memory": explainer.memory.to_json()})
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
@@ -188,10 +199,11 @@ def create_app(explainer: Explainer, limits: ServerLimits | None = None, model_n
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await batcher.start()
+        await batcher.measure(explainer.default_method)  # so that its requests are checked as they arrive
         yield
         await batcher.stop()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/explain", explain, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
@@ -201,4 +213,7 @@ def create_app(explainer: Explainer, limits: ServerLimits | None = None, model_n
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
+        middleware=[Middleware(DrainMiddleware, drain=drain), Middleware(CancelOnDisconnect)],
     )
+    app.state.drain = drain  # for DrainingServer: SIGTERM drains it (see draining)
+    return app

@@ -12,6 +12,7 @@ class ServerLimits:
     max_queued_texts: int = 512  # texts accepted and not yet answered; beyond it requests get 503
     max_batch: int = 32  # texts per ONNX Runtime call
     max_wait_ms: float = 2.0  # how long the first request of a batch waits for others to join it
+    drain_timeout_s: float = 30.0  # on SIGTERM, how long accepted requests may take before the server exits
 
     def body_bytes(self, strings_per_item: int, extra_chars_per_item: int = 0) -> int:
         """The body limit when each of the ``max_texts`` items holds this many strings of ``max_text_chars``
