@@ -86,6 +86,7 @@ def run_part(args: argparse.Namespace, budgeted: bool, part: str) -> dict:
     server = start(args, budgeted)
     name = f"memory budget {args.budget}" if budgeted else f"count-bounded (--max-batch {args.max_batch})"
     try:
+        server.warm_up(args.methods if part == "soak" else ["mask-lrp"])
         if part == "headline":
             clients = args.clients if budgeted else args.headline_clients_before
             jobs = headline_jobs(clients)
@@ -104,17 +105,14 @@ def sigterm_part(args: argparse.Namespace) -> None:
     server = start(args, budgeted=True)
     limit = limit_of(server)
     try:
+        server.warm_up(args.methods)
 
-        async def load_then_sigterm() -> list:
-            clients = asyncio.ensure_future(
-                run_clients(server.port, mixed_jobs(100_000, args.methods, seed=4), args.clients, args.seconds + 60)
-            )
-            await asyncio.sleep(args.sigterm_after)
-            server.terminate()
-            return await clients
-
-        signalled = time.monotonic() + args.sigterm_after
-        outcomes = asyncio.run(load_then_sigterm())
+        jobs = mixed_jobs(100_000, args.methods, seed=4)
+        started = time.monotonic()
+        outcomes, signalled = asyncio.run(
+            server.terminate_under_load(jobs, args.clients, args.seconds + 60, 10**9, args.sigterm_after)
+        )
+        after = signalled - started
         code = server.wait(timeout=args.drain_timeout + 30)
         exited = time.monotonic() - signalled
         found = problems(outcomes, None, accepted_only=True)
@@ -123,7 +121,7 @@ def sigterm_part(args: argparse.Namespace) -> None:
         refused = sum(o.status in (None, 503) for o in outcomes if o.sent_at > signalled)
         peak = server.memory.peak_bytes
         print(
-            f"  SIGTERM after {args.sigterm_after:.0f} s of load: exit status {code} {exited:.1f} s later; "
+            f"  SIGTERM after {after:.0f} s of load: exit status {code} {exited:.1f} s later; "
             f"{answered} of {len(in_flight)} requests in flight at the signal answered; {refused} sent later "
             f"refused (503 or connection refused); peak RSS {format_size(peak)}"
             + ("" if limit is None else f" (limit {format_size(limit)})")
@@ -146,7 +144,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["mask-lrp", "attnlrp", "grad-input"])
     parser.add_argument("--long-share", type=float, default=0.1, help="share of ~500-token requests in the mix")
     parser.add_argument("--drain-timeout", type=float, default=120)
-    parser.add_argument("--sigterm-after", type=float, default=20)
+    parser.add_argument("--sigterm-after", type=float, default=20, help="seconds of mixed load before SIGTERM")
     parser.add_argument("--parts", nargs="+", default=["headline", "soak", "sigterm"])
     args = parser.parse_args()
     before = f"the code in {args.before_src}" if args.before_src else "this code with --memory-budget unlimited"

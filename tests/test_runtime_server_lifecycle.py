@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
+from onnxplain.errors import UserError
 from onnxplain.runtime import Explainer
 from onnxplain.runtime.disconnects import CancelOnDisconnect
 from onnxplain.runtime.draining import Drain, DrainMiddleware
@@ -35,9 +36,10 @@ def test_a_text_too_large_for_the_budget_gets_413_and_the_rest_is_served(tiny_ar
     model = probed.memory.working_memory("mask-lrp")
     assert model is not None
     tokens = len(probed.tokenize(LONG)[0])
-    budget = (model.bytes(1, tokens) + model.bytes(1, 8)) // 2
+    limits = ServerLimits()
+    budget = limits.queue_bytes(probed.max_length) + (model.bytes(1, tokens) + model.bytes(1, 8)) // 2
     explainer = Explainer.load(tiny_artifact, memory_budget=budget)
-    with TestClient(create_app(explainer, ServerLimits())) as client:
+    with TestClient(create_app(explainer, limits)) as client:
         refused = client.post("/explain", json={"texts": [SHORT, LONG]})
         assert refused.status_code == 413
         assert f"text 1 has {tokens} tokens" in refused.json()["error"] and "memory budget" in refused.json()["error"]
@@ -45,6 +47,13 @@ def test_a_text_too_large_for_the_budget_gets_413_and_the_rest_is_served(tiny_ar
         assert served.status_code == 200 and len(served.json()["results"]) == 2
         memory = client.get("/metadata").json()["memory"]
         assert memory["budget"]["bytes"] == budget and "mask-lrp" in memory["working_memory"]
+        assert memory["reserved_bytes"] == limits.queue_bytes(probed.max_length)
+
+
+def test_a_budget_too_small_for_the_request_queue_is_refused_at_start(tiny_artifact: Path) -> None:
+    explainer = Explainer.load(tiny_artifact, memory_budget="8MiB")
+    with pytest.raises(UserError, match="leaves nothing for explanations once .* the request queue"):
+        create_app(explainer, ServerLimits())
 
 
 def test_a_draining_server_refuses_new_requests_and_says_so(tiny_artifact: Path) -> None:

@@ -34,6 +34,7 @@ def test_soak_within_the_budget_then_sigterm_answers_every_accepted_request(
     arguments = ["--memory-budget", BUDGET, "--drain-timeout", "60", "--max-wait-ms", "5"]
     server = Server(tiny_artifact, free_port(), arguments).start(timeout=300)
     try:
+        server.warm_up(METHODS)
         memory = server.get("/metadata")["memory"]
         limit = memory["loaded_model_bytes"] + memory["budget"]["bytes"]
         jobs = mixed_jobs(1200, METHODS, seed=1, long_share=0.3)
@@ -45,20 +46,15 @@ def test_soak_within_the_budget_then_sigterm_answers_every_accepted_request(
         assert {o.job.kind for o in outcomes} == {"short", "long", "bad"}
         assert server.memory.peak_bytes <= limit, (server.memory.peak_bytes, limit)
 
-        async def load_then_sigterm() -> tuple[list, float]:
-            clients = asyncio.ensure_future(run_clients(server.port, mixed_jobs(3000, METHODS, seed=2), 32, 60))
-            await asyncio.sleep(4)
-            server.terminate()
-            return await clients, time.monotonic()
-
-        signalled = time.monotonic() + 4
-        outcomes, _ = asyncio.run(load_then_sigterm())
+        outcomes, signalled = asyncio.run(server.terminate_under_load(mixed_jobs(3000, METHODS, seed=2), 32, 60, 100))
         assert server.wait(timeout=75) == 0
         assert problems(outcomes, expected, accepted_only=True) == []
-        before = [o for o in outcomes if o.sent_at < signalled - 1]
-        after = [o for o in outcomes if o.sent_at > signalled + 2]
-        assert before and all(o.status == o.job.status for o in before)
-        assert after and all(o.status in (None, 503) for o in after)  # refused, or 503: shutting down
+        before = [o for o in outcomes if o.sent_at + o.seconds < signalled]
+        assert len(before) >= 100 and all(o.status == o.job.status for o in before)
+        later = [o for o in outcomes if o.sent_at > signalled]
+        assert any(o.status is None for o in later)  # the server stopped listening once drained
+        refused = [o.payload for o in later if o.status == 503]
+        assert all(p is not None and "shutting down" in p["error"] for p in refused), refused[:3]
         in_flight = [o for o in outcomes if o.sent_at < signalled < o.sent_at + o.seconds]
         assert any(o.status == 200 for o in in_flight)  # accepted before SIGTERM, answered after it
         assert server.memory.peak_bytes <= limit, (server.memory.peak_bytes, limit)

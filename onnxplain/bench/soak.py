@@ -141,12 +141,15 @@ async def _send(port: int, connection: Connection | None, job: Job) -> tuple[Con
     raise AssertionError("unreachable")
 
 
-async def run_clients(port: int, jobs: Sequence[Job], clients: int, seconds: float) -> list[Outcome]:
+async def run_clients(
+    port: int, jobs: Sequence[Job], clients: int, seconds: float, outcomes: list[Outcome] | None = None
+) -> list[Outcome]:
     """``clients`` concurrent keep-alive clients take ``jobs`` in turn until all are sent or ``seconds`` pass;
-    a client stops once the server no longer accepts connections."""
+    a client stops once the server no longer accepts connections. Outcomes are appended to ``outcomes`` as
+    they come (so a caller can watch the load's progress) and returned."""
     pending = iter(jobs)
     deadline = time.monotonic() + seconds
-    outcomes: list[Outcome] = []
+    outcomes = [] if outcomes is None else outcomes
 
     async def client() -> None:
         connection: Connection | None = None
@@ -279,6 +282,20 @@ class Server:
             time.sleep(0.3)
         return self
 
+    def warm_up(self, methods: Sequence[str]) -> None:
+        """One short request per method, so that the server probes each method's working memory now: a
+        probe resets the kernel's high-water mark, which would hide an earlier peak from ``memory``."""
+
+        async def send() -> None:
+            async with Connection(self.port) as connection:
+                for method in methods:
+                    body = json.dumps({"text": SHORT_TEXTS[0], "method": method}).encode()
+                    status, _, payload = await connection.request("POST", "/explain", body)
+                    if status != 200:
+                        raise RuntimeError(f"warming up {method} got {status}: {payload[:300]!r}")
+
+        asyncio.run(send())
+
     async def _health(self) -> dict | None:
         try:
             async with Connection(self.port) as connection:
@@ -294,8 +311,24 @@ class Server:
 
         return asyncio.run(fetch())
 
-    def terminate(self) -> None:
+    def terminate(self) -> float:
+        """Send SIGTERM; the time it was sent (``time.monotonic``)."""
         self.process.send_signal(signal.SIGTERM)
+        return time.monotonic()
+
+    async def terminate_under_load(
+        self, jobs: Sequence[Job], clients: int, seconds: float, answered_first: int, signal_after: float | None = None
+    ) -> tuple[list[Outcome], float]:
+        """Send ``jobs`` from ``clients`` clients for at most ``seconds``; SIGTERM once ``answered_first``
+        requests have been answered or ``signal_after`` seconds (default ``seconds``) have passed; the
+        outcomes and when the signal went."""
+        outcomes: list[Outcome] = []
+        load = asyncio.ensure_future(run_clients(self.port, jobs, clients, seconds, outcomes))
+        deadline = time.monotonic() + (seconds if signal_after is None else signal_after)
+        while len(outcomes) < answered_first and time.monotonic() < deadline and not load.done():
+            await asyncio.sleep(0.05)
+        signalled = self.terminate()
+        return await load, signalled
 
     def wait(self, timeout: float) -> int:
         try:

@@ -2,8 +2,9 @@
 and the batches the budget allows.
 
 The budget covers everything the explainer adds to the process once loaded: the working memory of the call
-running, and every session built after the first (each method set has its own, of 100-250 MiB for MiniLM;
-each is measured when built). So a call may use the budget less the sessions held beyond those at load. Where memory
+running, every session built after the first (each method set has its own, of 100-250 MiB for MiniLM; each
+is measured when built), and what a caller reserves (a server: its queue of requests). So a call may use the
+budget less the sessions held beyond those at load and less the reserve. Where memory
 cannot be measured (no /proc: macOS, Windows), or with the budget ``"unlimited"``, batches are bounded by
 their count only.
 """
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tokenizers import Tokenizer
 
+from onnxplain.errors import UserError
 from onnxplain.runtime import batch_plan, process_memory
 from onnxplain.runtime.artifact import MODEL_FILE, TOKENIZER_FILE
 from onnxplain.runtime.memory_budget import MemoryBudget, format_size, memory_budget
@@ -52,6 +54,8 @@ class MemoryPlanner:
         self._run_shape = run_shape
         self._added_sessions_bytes = added_sessions_bytes
         self._cache = cache
+        self.reserved = 0  # set aside for what is not a call (a server's request queue), see ``reserve``
+        self.reserved_for = ""
         self._lock = threading.RLock()
         self._probing = False  # the probe's own calls are not planned
         self._unmeasurable = False
@@ -90,12 +94,22 @@ class MemoryPlanner:
 
         return cls(chosen, loaded or 0, explainer.max_length, run_shape, added_sessions_bytes, cache)
 
+    def reserve(self, size: int, what: str) -> None:
+        """Set ``size`` bytes of the budget aside for ``what`` (not calls); a ``UserError`` if nothing is left."""
+        if self.budget is not None and size >= self.budget.bytes:
+            raise UserError(
+                f"the memory budget of {self.budget} leaves nothing for explanations once {format_size(size)} is "
+                f"set aside for {what}; raise the memory budget or lower those limits"
+            )
+        self.reserved, self.reserved_for = size, what
+
     @property
     def call_budget(self) -> int | None:
-        """Bytes one call may use now: the budget less the sessions built since load; None: no limit."""
+        """Bytes one call may use now: the budget less the sessions built since load and what is reserved;
+        None: no limit."""
         if self.budget is None:
             return None
-        return max(0, self.budget.bytes - self._added_sessions_bytes())
+        return max(0, self.budget.bytes - self._added_sessions_bytes() - self.reserved)
 
     def measured(self, method: str) -> bool:
         """Whether planning ``method``'s calls needs no probe (measured already, or nothing to measure)."""
@@ -173,5 +187,8 @@ class MemoryPlanner:
             "loaded_model": format_size(self.loaded_bytes),
             "loaded_model_bytes": self.loaded_bytes,
             "sessions_added_bytes": self._added_sessions_bytes(),
+            "reserved_bytes": self.reserved,
+            "reserved_for": self.reserved_for,
+            "call_budget_bytes": self.call_budget,
             "working_memory": {method: model.to_json() for method, model in sorted(self.models.items())},
         }

@@ -14,6 +14,11 @@ class ServerLimits:
     max_wait_ms: float = 2.0  # how long the first request of a batch waits for others to join it
     drain_timeout_s: float = 30.0  # on SIGTERM, how long accepted requests may take before the server exits
 
+    def queue_bytes(self, max_length: int) -> int:
+        """A bound on the memory of a full queue: each waiting text as read and parsed (3 bytes a character),
+        tokenized and answered (about 300 bytes a token), plus 16 MiB for the server itself."""
+        return 16 * 2**20 + self.max_queued_texts * (3 * self.max_text_chars + 300 * max_length)
+
     def body_bytes(self, strings_per_item: int, extra_chars_per_item: int = 0) -> int:
         """The body limit when each of the ``max_texts`` items holds this many strings of ``max_text_chars``
         (a question answering request sends a question and a context per item) and ``extra_chars_per_item``
