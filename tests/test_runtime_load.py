@@ -104,6 +104,8 @@ def test_500_requests_from_32_clients_each_get_their_own_answer(tiny_artifact: P
             assert result["label"] == expected.label
             relevance = np.array([t["relevance"] for t in result["tokens"]])
             scale = max(float(np.abs(expected.relevance).max()), 1e-12)
-            np.testing.assert_allclose(relevance, expected.relevance, rtol=1e-4, atol=1e-5 * scale)
+            # rollout-based methods add up I + attention in float32, so a batch of other rows (another sum
+            # order in the products) moves every value by float32's rounding of 1, about 1e-7: an absolute floor
+            np.testing.assert_allclose(relevance, expected.relevance, rtol=1e-4, atol=1e-5 * scale + 3e-7)
     assert health["queued_texts"] == 0
     assert health["batches"] < 0.9 * len(good), f"no micro-batching: {health['batches']} calls"

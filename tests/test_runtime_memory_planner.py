@@ -15,6 +15,7 @@ from onnxplain.runtime.memory_budget import MemoryBudget
 needs_proc = pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="measuring memory needs Linux /proc")
 pytestmark = needs_proc
 
+ATOL = 3e-7  # rollouts add attention to the identity in float32: another batch moves values by its rounding of 1
 TEXTS = [
     "A gripping, beautifully shot film. " * 6,
     "dull",
@@ -59,7 +60,7 @@ def test_batches_fit_the_budget_and_explanations_equal_those_without_one(
     assert budget is not None and len(batches) >= 3
     assert all(model.bytes(len(b), max(lengths[i] for i in b)) <= budget for b in batches)
     for ours, reference in zip(budgeted.explain(TEXTS), unlimited.explain(TEXTS), strict=True):
-        np.testing.assert_allclose(ours.relevance, reference.relevance, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(ours.relevance, reference.relevance, rtol=1e-5, atol=ATOL)
         assert ours.label == reference.label
 
 
@@ -87,7 +88,7 @@ def test_a_call_of_several_methods_is_split_into_rows_that_fit(tiny_artifact: Pa
     ours = explainer.run(ids, np.ones_like(ids), methods)
     reference = unlimited.run(ids, np.ones_like(ids), methods)
     for name in ("logits", *methods):
-        np.testing.assert_allclose(ours[name], reference[name], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(ours[name], reference[name], rtol=1e-5, atol=ATOL)
 
 
 def test_unlimited_bounds_batches_by_count_only(unlimited: Explainer) -> None:
