@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from onnxplain.export.checkpoint import load_checkpoint
-from onnxplain.export.methods import explain
+from onnxplain.export.explain import explain
 from onnxplain.runtime.artifact import read_manifest
 from onnxplain.runtime.tokenization import TextTokenizer, pad
 

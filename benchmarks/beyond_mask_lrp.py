@@ -45,7 +45,8 @@ from onnxplain.evaluation.ablation import random_head_mask  # noqa: E402
 from onnxplain.evaluation.metrics import aopc, bootstrap_estimate, bootstrap_indices, log_odds  # noqa: E402
 from onnxplain.evaluation.perturbation import deletion_copies, removal_order  # noqa: E402
 from onnxplain.export.checkpoint import load_checkpoint  # noqa: E402
-from onnxplain.runtime.artifact import METHODS, read_manifest  # noqa: E402
+from onnxplain.export.registry import METHOD_NAMES  # noqa: E402
+from onnxplain.runtime.artifact import read_manifest  # noqa: E402
 from onnxplain.runtime.tokenization import TextEncoding, TextTokenizer  # noqa: E402
 
 MIN_TOKENS = 20
@@ -146,7 +147,7 @@ def top_heads(share: torch.Tensor, kept: int) -> torch.Tensor:
 def variants(calibrated: torch.Tensor, shares: dict[str, torch.Tensor], sizes: Sequence[int]) -> dict[str, Variant]:
     """Every baseline, every candidate and every head-mask control, by name."""
     layers, heads = calibrated.shape
-    table: dict[str, Variant] = {f"baseline:{m}": baseline(m) for m in METHODS}
+    table: dict[str, Variant] = {f"baseline:{m}": baseline(m) for m in METHOD_NAMES}
     for rule in ("grad", "cp", "attn"):
         for multiplier in ("x", "delta"):
             for explained in ("logit", "contrast"):

@@ -1,7 +1,7 @@
 """Every explanation variant the Beyond-Mask-LRP experiment (issue 9) compares, in eager PyTorch.
 
 A variant is a function of one batch (``Batch``) that returns the [B, T] relevance of every example. The
-baselines call ``onnxplain.export.methods.explain`` itself; the candidates are built here from the same
+baselines call ``onnxplain.export.explain.explain`` itself; the candidates are built here from the same
 rule sets and traces, so that a winner can move into ``methods.py`` unchanged.
 
 Axes explored (issue 9, "directions worth testing"):
@@ -26,10 +26,10 @@ import torch
 from torch import Tensor
 
 from onnxplain.export.canonical import forward
+from onnxplain.export.explain import explain
 from onnxplain.export.methods import (
     attcat,
     chefer_rollout,
-    explain,
     ordered_above,
     ranks,
     removable_tokens,

@@ -88,7 +88,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         results = {}
-        for label, outputs in (("forward", [LOGITS]), (args.method, [LOGITS, manifest.methods[args.method]])):
+        for label, outputs in (("forward", [LOGITS]), (args.method, [LOGITS, manifest.output_name(args.method)])):
             graph = pruned(model, outputs)
             path = Path(scratch) / f"{label}.onnx"
             onnx.save(graph, str(path))

@@ -47,7 +47,7 @@ def child(artifact: Path, settings: dict[str, bool], methods: list[str], rounds:
 
     manifest = read_manifest(artifact)
     pool = SessionPool(artifact / MODEL_FILE, choose_device("cpu"), memory=OrtMemorySettings(**settings))
-    outputs = {method: [LOGITS, manifest.methods[method]] for method in methods}
+    outputs = {method: [LOGITS, manifest.output_name(method)] for method in methods}
     default_mask = {HEAD_MASK: np.asarray(manifest.default_head_mask, dtype=np.float32)}
     batches = [benchmark_batch(artifact, batch, length) for batch, length in SHAPES]
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 
 from onnxplain.export.checkpoint import Checkpoint
-from onnxplain.export.methods import explain
-from onnxplain.runtime.artifact import HEAD_MASKED_METHODS, METHODS
+from onnxplain.export.explain import explain
+from onnxplain.export.registry import METHOD_NAMES, METHODS
 
 
 def right_padded(sizes: Sequence[int] = (9, 5, 12), seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -28,7 +28,7 @@ def explain_eagerly(
     attention_mask: torch.Tensor,
     head_mask: torch.Tensor | None = None,
     target: torch.Tensor | None = None,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] = METHOD_NAMES,
 ) -> dict[str, torch.Tensor]:
     """Every requested method's relevance (and the logits); all heads kept and the predicted class
     explained unless told otherwise."""
@@ -41,8 +41,8 @@ def explain_eagerly(
 def assert_only_masked_methods_changed(kept: dict[str, torch.Tensor], masked: dict[str, torch.Tensor]) -> None:
     """SPEC 2.2: a head mask never changes the prediction and reaches only the ``mask-*`` methods
     (``kept``: every head kept; ``masked``: some heads masked)."""
-    for method in ("logits", *METHODS):
-        if method in HEAD_MASKED_METHODS:
+    for method in ("logits", *METHOD_NAMES):
+        if method in METHODS and METHODS[method].reads_head_mask:
             assert not torch.allclose(kept[method], masked[method]), method
         else:
             assert torch.equal(kept[method], masked[method]), method

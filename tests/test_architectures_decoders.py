@@ -13,9 +13,8 @@ from onnxplain.export.checkpoint import Checkpoint, load_checkpoint
 from onnxplain.export.decoder import decode
 from onnxplain.export.methods import backward, target_one_hot
 from onnxplain.export.positions import real_token_positions
+from onnxplain.export.registry import METHOD_NAMES, tolerance
 from onnxplain.export.rulesets import ConservativePropagation, Gradient
-from onnxplain.export.verify import tolerance
-from onnxplain.runtime.artifact import METHODS
 from tests.explaining import assert_only_masked_methods_changed
 from tests.explaining import explain_eagerly as run
 from tests.tiny_models import build_tiny_classifier
@@ -79,7 +78,7 @@ def test_padding_on_either_side_changes_no_method(classifier: Checkpoint) -> Non
             attention_mask[row : row + 1, real],
             target=torch.tensor([target]),
         )
-        for method in ("logits", *METHODS):
+        for method in ("logits", *METHOD_NAMES):
             got = together[method][row] if method == "logits" else together[method][row, real]
             expected = alone[method][0]
             scale = expected.abs().max().clamp(min=1e-6)

@@ -13,13 +13,14 @@ import pytest
 
 from onnxplain.export import export_model
 from onnxplain.export.checkpoint import load_checkpoint
+from onnxplain.export.registry import METHOD_NAMES
 from onnxplain.export.verify import check_against_eager
 from onnxplain.runtime import Explainer, artifact
 from tests.tiny_models import build_tiny_classifier
 
 RULE_SET_METHODS = ["mask-lrp", "attnlrp", "mask-cp-lrp"]
 CASES = [
-    ("gpt2", "sequence-classification", list(artifact.METHODS), "last-real-token"),
+    ("gpt2", "sequence-classification", list(METHOD_NAMES), "last-real-token"),
     ("llama", "causal-lm", RULE_SET_METHODS, "last-real-token"),
     ("mpnet", "sequence-classification", RULE_SET_METHODS, "first-token"),
 ]

@@ -11,9 +11,9 @@ import torch
 
 from onnxplain.export.checkpoint import Checkpoint, load_checkpoint
 from onnxplain.export.encoder import encode
-from onnxplain.export.methods import explain
+from onnxplain.export.explain import explain
+from onnxplain.export.registry import METHOD_NAMES, METHODS
 from onnxplain.export.rulesets import Gradient
-from onnxplain.runtime.artifact import HEAD_MASKED_METHODS, METHODS
 from tests.tiny_models import build_tiny_classifier
 
 
@@ -37,7 +37,7 @@ def pairs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return input_ids, attention_mask, token_type_ids
 
 
-def run(checkpoint: Checkpoint, target: torch.Tensor, methods=METHODS, head_mask=None) -> dict[str, torch.Tensor]:
+def run(checkpoint: Checkpoint, target: torch.Tensor, methods=METHOD_NAMES, head_mask=None) -> dict[str, torch.Tensor]:
     weights = checkpoint.weights
     head_mask = torch.ones(weights.num_layers, weights.num_heads) if head_mask is None else head_mask
     input_ids, attention_mask, token_type_ids = pairs()
@@ -114,8 +114,8 @@ def test_head_mask_changes_only_the_masked_methods(checkpoint: Checkpoint) -> No
     span = torch.tensor([[6, 8], [7, 10]])
     kept = run(checkpoint, span)
     masked = run(checkpoint, span, head_mask=partial)
-    for method in ("logits", *METHODS):
-        if method in HEAD_MASKED_METHODS:
+    for method in ("logits", *METHOD_NAMES):
+        if method in METHODS and METHODS[method].reads_head_mask:
             assert not torch.allclose(kept[method], masked[method]), method
         else:
             assert torch.equal(kept[method], masked[method]), method
@@ -190,7 +190,7 @@ def test_other_encoders_answer_like_hugging_face_and_explain_every_method(archit
     assert torch.allclose(trace.logits[..., 0], expected.start_logits, atol=1e-5, rtol=0)
     assert torch.allclose(trace.logits[..., 1], expected.end_logits, atol=1e-5, rtol=0)
     outputs = explain(weights, input_ids, attention_mask, token_type_ids, torch.tensor([[6, 8], [-1, -1]]), heads)
-    for method in METHODS:
+    for method in METHOD_NAMES:
         assert torch.isfinite(outputs[method]).all(), method
         assert (outputs[method][attention_mask == 0] == 0).all(), method
         assert outputs[method].abs().sum() > 0, method

@@ -10,7 +10,7 @@ import torch
 
 from onnxplain.export.checkpoint import Checkpoint, load_checkpoint
 from onnxplain.export.encoder import encode
-from onnxplain.export.methods import explain
+from onnxplain.export.explain import explain
 from onnxplain.export.rulesets import ConservativePropagation
 from tests.explaining import right_padded as texts
 from tests.tiny_models import build_tiny_classifier

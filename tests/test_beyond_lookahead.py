@@ -12,7 +12,9 @@ import torch
 
 from onnxplain.evaluation.perturbation import fraction_counts, removal_order
 from onnxplain.export.checkpoint import Checkpoint, load_checkpoint
-from onnxplain.export.methods import LOOKAHEAD, explain, ordered_above, ranks
+from onnxplain.export.explain import explain
+from onnxplain.export.methods import ordered_above, ranks
+from onnxplain.export.registry import LOOKAHEAD_FRACTIONS
 from tests.explaining import right_padded
 
 METHOD = "cp-lrp-lookahead"
@@ -46,7 +48,7 @@ def test_it_is_greedy_deletion_through_cp_lrp_pad(checkpoint: Checkpoint) -> Non
     """The order the deletion evaluation reads from the lookahead relevance is: the top round(n/9) tokens by
     ``cp-lrp-pad``; then, with those replaced by the pad token, the next round(3n/9) - round(n/9) by
     ``cp-lrp-pad`` of that input; then the rest by ``cp-lrp-pad`` with those replaced too."""
-    assert LOOKAHEAD[METHOD] == (1 / 9, 2 / 9)
+    assert LOOKAHEAD_FRACTIONS == (1 / 9, 2 / 9)
     input_ids, attention_mask = encoded()
     target = torch.tensor([0, 2, 1])
     got = run(checkpoint, input_ids, attention_mask, target)[METHOD]

@@ -10,7 +10,7 @@ import pytest
 from onnxplain.errors import UserError
 from onnxplain.evaluation.ablation import ablation_variants, random_head_mask
 from onnxplain.evaluation.data import read_labelled_texts
-from onnxplain.runtime.artifact import Manifest
+from onnxplain.runtime.artifact import Manifest, MethodRecord
 
 
 def manifest(head_mask: dict | None = None) -> Manifest:
@@ -20,7 +20,8 @@ def manifest(head_mask: dict | None = None) -> Manifest:
         task="sequence-classification",
         labels={0: "negative", 1: "positive"},
         inputs=["input_ids", "attention_mask", "target", "head_mask"],
-        methods={"mask-lrp": "relevance_mask_lrp"},
+        methods={"mask-lrp": MethodRecord("mask-lrp", "relevance_mask_lrp", "chefer", True, "Mask-LRP")},
+        default_method="mask-lrp",
         head_mask=head_mask or {"default": default},
         max_length=64,
         num_layers=2,

@@ -9,6 +9,7 @@ import torch
 
 from onnxplain.export import graph
 from onnxplain.export.checkpoint import load_checkpoint
+from onnxplain.export.decompositions import decomposition_table
 from onnxplain.export.graph_passes import (
     drop_identity_expands,
     drop_value_preserving,
@@ -29,7 +30,7 @@ def traced_without_passes(weights, methods: list[str]) -> torch.fx.GraphModule:
     function = graph.explain_function(weights, methods, True)
     return make_fx(
         function,
-        decomposition_table=graph.onnx_decompositions(18),
+        decomposition_table=decomposition_table(),
         tracing_mode="symbolic",
         _allow_non_fake_inputs=True,
     )(*graph.example_inputs(weights, 3, 17, True))
@@ -49,7 +50,7 @@ def linears_of_one_forward(weights) -> int:
     return linear_calls(
         make_fx(
             plain,
-            decomposition_table=graph.onnx_decompositions(18),
+            decomposition_table=decomposition_table(),
             tracing_mode="symbolic",
             _allow_non_fake_inputs=True,
         )(*graph.example_inputs(weights, 3, 17, True))
@@ -78,7 +79,7 @@ def test_rule_sets_share_one_forward_pass_and_values_do_not_change(tiny_model_di
 
 def test_trace_applies_the_passes(tiny_model_dir: Path) -> None:
     weights = load_checkpoint(tiny_model_dir).weights
-    traced = graph.trace(weights, ["attnlrp", "cp-lrp"], True, graph.onnx_decompositions(18))
+    traced = graph.trace(weights, ["attnlrp", "cp-lrp"], True)
     assert linear_calls(traced) == linears_of_one_forward(weights)
     expands = [n for n in traced.graph.nodes if n.target == torch.ops.aten.expand.default]
     assert all(symbolic_shape(n) != symbolic_shape(n.args[0]) for n in expands)

@@ -9,16 +9,11 @@ import torch
 
 from onnxplain.export.checkpoint import Checkpoint, load_checkpoint
 from onnxplain.export.encoder import encode
-from onnxplain.export.methods import (
-    backward,
-    chefer_rollout,
-    explain,
-    stored_attention_relevance,
-    target_one_hot,
-)
+from onnxplain.export.explain import explain
+from onnxplain.export.methods import backward, chefer_rollout, stored_attention_relevance, target_one_hot
+from onnxplain.export.registry import METHOD_NAMES, tolerance
 from onnxplain.export.rulesets import Chefer, Gradient
-from onnxplain.export.verify import in_double, tolerance
-from onnxplain.runtime.artifact import METHODS
+from onnxplain.export.verify import in_double
 from tests.explaining import assert_only_masked_methods_changed
 from tests.explaining import explain_eagerly as run
 from tests.explaining import right_padded as batch
@@ -33,7 +28,7 @@ def checkpoint(tiny_model_dir: Path) -> Checkpoint:
 def test_every_method_gives_finite_relevance_and_zero_on_padding(checkpoint: Checkpoint) -> None:
     input_ids, attention_mask = batch()
     outputs = run(checkpoint, input_ids, attention_mask)
-    for method in METHODS:
+    for method in METHOD_NAMES:
         relevance = outputs[method]
         assert relevance.shape == input_ids.shape, method
         assert torch.isfinite(relevance).all(), method
@@ -45,7 +40,7 @@ def test_relevance_of_an_example_does_not_depend_on_its_batch(checkpoint: Checkp
     input_ids, attention_mask = batch(sizes=(9, 5, 12))
     together = run(checkpoint, input_ids, attention_mask, target=torch.tensor([0, 2, -1]))
     alone = run(checkpoint, input_ids[1:2, :5], attention_mask[1:2, :5], target=torch.tensor([2]))
-    for method in ("logits", *METHODS):
+    for method in ("logits", *METHOD_NAMES):
         expected = alone[method][0]
         got = together[method][1, : expected.shape[0]]
         scale = expected.abs().max().clamp(min=1e-6)
@@ -140,8 +135,8 @@ def test_running_the_last_layer_for_the_explained_token_alone_changes_no_method(
     input_ids, attention_mask = batch()
     head_mask = torch.rand(weights.num_layers, weights.num_heads, generator=torch.Generator().manual_seed(1)) > 0.4
     inputs = (weights, input_ids, attention_mask, None, torch.tensor([0, 2, -1]), head_mask.float())
-    rows = explain(*inputs, METHODS, explained_rows_only=True)
-    every = explain(*inputs, METHODS, explained_rows_only=False)
-    for method in ("logits", *METHODS):
+    rows = explain(*inputs, METHOD_NAMES, explained_rows_only=True)
+    every = explain(*inputs, METHOD_NAMES, explained_rows_only=False)
+    for method in ("logits", *METHOD_NAMES):
         scale = every[method].abs().max().clamp(min=1e-6)
         assert ((rows[method] - every[method]).abs().max() / scale) < 1e-9, method

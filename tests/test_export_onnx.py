@@ -15,7 +15,8 @@ import torch
 from onnxplain.errors import UserError
 from onnxplain.export import export_model, graph
 from onnxplain.export.checkpoint import load_checkpoint
-from onnxplain.export.verify import ExportMismatch, check_against_eager, largest_relative_error, tolerance
+from onnxplain.export.registry import METHOD_NAMES, METHODS, tolerance
+from onnxplain.export.verify import ExportMismatch, check_against_eager, largest_relative_error
 from onnxplain.runtime import artifact
 from tests.tiny_models import build_tiny_classifier
 
@@ -40,8 +41,8 @@ def test_onnx_runtime_equals_eager_pytorch_for_every_method(
             inputs[0][row, length:] = 0
     feeds = {name: t.numpy() for name, t in zip(graph.input_names(True), inputs, strict=True)}
     onnx_outputs = session.run(None, feeds)
-    eager_outputs = graph.explain_function(weights, artifact.METHODS, True)(*inputs)
-    for name, got, expected in zip(["logits", *artifact.METHODS], onnx_outputs, eager_outputs, strict=True):
+    eager_outputs = graph.explain_function(weights, METHOD_NAMES, True)(*inputs)
+    for name, got, expected in zip(["logits", *METHOD_NAMES], onnx_outputs, eager_outputs, strict=True):
         assert got.shape == tuple(expected.shape), name
         assert largest_relative_error(got, expected.numpy()) < tolerance(name), name
 
@@ -60,7 +61,7 @@ def test_head_mask_is_a_required_input_that_only_head_masked_methods_read(
         "token_type_ids": np.zeros_like(input_ids),
         "target": np.array([-1], dtype=np.int64),
     }
-    names = [manifest.methods[m] for m in ("mask-lrp", "mask-attnlrp", "transatt", "attnlrp")]
+    names = [manifest.output_name(m) for m in ("mask-lrp", "mask-attnlrp", "transatt", "attnlrp")]
     with pytest.raises(ValueError, match="head_mask"):
         session.run(names, feeds)
     default = session.run(names, {**feeds, "head_mask": np.array(manifest.default_head_mask, np.float32)})
@@ -73,16 +74,20 @@ def test_head_mask_is_a_required_input_that_only_head_masked_methods_read(
 def test_artifact_describes_itself(tiny_artifact: Path) -> None:
     manifest = artifact.read_manifest(tiny_artifact)
     assert manifest.inputs == ["input_ids", "attention_mask", "token_type_ids", "target", "head_mask"]
-    assert list(manifest.methods) == list(artifact.METHODS)
+    assert list(manifest.methods) == list(METHOD_NAMES) and manifest.default_method == "mask-lrp"
+    assert all(manifest.methods[name] == METHODS[name].record() for name in METHOD_NAMES)
+    assert manifest.explained_position == artifact.FIRST_TOKEN
+    assert set(manifest.files) == {artifact.MODEL_FILE, artifact.TOKENIZER_FILE}
     assert manifest.labels == {0: "label_0", 1: "label_1", 2: "label_2"}
     assert manifest.head_mask["default"] == [[0, 1, 0, 1], [1, 0, 1, 1]]
     assert manifest.head_mask["source"] == "test fixture"
     assert (manifest.num_layers, manifest.num_heads, manifest.max_length) == (2, 4, 64)
     model = onnx.load(str(tiny_artifact / artifact.MODEL_FILE), load_external_data=False)
     stored = {p.key: p.value for p in model.metadata_props}[artifact.METADATA_KEY]
-    assert json.loads(stored) == json.loads((tiny_artifact / artifact.MANIFEST_FILE).read_text())
-    assert [o.name for o in model.graph.output] == ["logits", *manifest.methods.values()]
-    assert manifest.format_version == artifact.FORMAT_VERSION == 2
+    written = json.loads((tiny_artifact / artifact.MANIFEST_FILE).read_text())
+    assert json.loads(stored) == {k: v for k, v in written.items() if k != "files"}  # its own hash it cannot hold
+    assert [o.name for o in model.graph.output] == ["logits", *(r.output for r in manifest.methods.values())]
+    assert manifest.format_version == artifact.FORMAT_VERSION == 3
     batch_axis = model.graph.input[0].type.tensor_type.shape.dim[0]
     assert batch_axis.dim_param and not batch_axis.HasField("dim_value")
 
@@ -90,7 +95,7 @@ def test_artifact_describes_itself(tiny_artifact: Path) -> None:
 def test_a_graph_that_disagrees_with_pytorch_fails_the_check(tiny_artifact: Path, tmp_path: Path) -> None:
     other = load_checkpoint(build_tiny_classifier(tmp_path / "other", "bert", seed=9)).weights
     with pytest.raises(ExportMismatch, match="differs from eager PyTorch"):
-        check_against_eager(other, artifact.METHODS, True, tiny_artifact / artifact.MODEL_FILE)
+        check_against_eager(other, METHOD_NAMES, True, tiny_artifact / artifact.MODEL_FILE)
 
 
 def test_bad_export_requests_fail_before_any_work(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -104,7 +109,8 @@ def test_bad_export_requests_fail_before_any_work(tiny_model_dir: Path, tmp_path
 def test_one_method_export_checks_and_explains(tiny_model_dir: Path, tmp_path: Path) -> None:
     out = export_model(tiny_model_dir, tmp_path / "one", methods=["attnlrp"], max_length=32)
     manifest = artifact.read_manifest(out)
-    assert manifest.methods == {"attnlrp": "relevance_attnlrp"} and manifest.max_length == 32
+    assert [r.output for r in manifest.methods.values()] == ["relevance_attnlrp"] and manifest.max_length == 32
+    assert manifest.default_method == "attnlrp"
     session = onnxruntime.InferenceSession(str(out / artifact.MODEL_FILE))
     ids = torch.tensor([[101, 2023, 2003, 102]])
     feeds = {

@@ -20,10 +20,11 @@ import onnx
 import pytest
 
 from onnxplain.runtime import Explainer
-from onnxplain.runtime.artifact import HEAD_MASKED_METHODS, LOGITS
+from onnxplain.runtime.artifact import LOGITS
 from onnxplain.runtime.pruning import needed_names
 from onnxplain.runtime.render import render_html, render_json
 from onnxplain.runtime.tokenization import pad
+from tests.artifact_versions import copy_as_format
 from tests.js_parity_texts import PARITY_TEXTS
 
 GOLDEN_DIR = Path(
@@ -59,7 +60,7 @@ def method_runs(explainer: Explainer, texts: tuple[str, ...], mask: np.ndarray) 
     runs = []
     for method in explainer.methods:
         for label, head_mask in (("default", None), ("override", mask)):
-            if head_mask is not None and method not in HEAD_MASKED_METHODS:
+            if head_mask is not None and not explainer.manifest.methods[method].reads_head_mask:
                 continue
             outputs = explainer.run(input_ids, attention_mask, (method,), None, head_mask)
             results = explainer.explain(list(texts), method=method, head_mask=head_mask)
@@ -106,16 +107,7 @@ def pruned_node_counts(artifact: Path, methods: tuple[str, ...], outputs: dict[s
 def write_version_1(artifact: Path, out: Path) -> None:
     """The artifact as format version 1 wrote it: ``head_mask`` an input with the default as an initializer,
     which onnxruntime-node ignores an override of; the JS client must still honour overrides."""
-    from onnx import numpy_helper
-
-    shutil.copytree(artifact, out)
-    model = onnx.load(str(out / "model.onnx"))
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    default = np.asarray(manifest["head_mask"]["default"], dtype=np.float32)
-    model.graph.initializer.append(numpy_helper.from_array(default, name="head_mask"))
-    onnx.save(model, str(out / "model.onnx"))
-    manifest["format_version"] = 1
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    copy_as_format(artifact, out, 1)
 
 
 def float_reprs() -> list[tuple[float, str]]:
@@ -168,7 +160,7 @@ def float32_sensitivity(artifact: Path, explainer: Explainer, texts: tuple[str, 
     }
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    names = [explainer.manifest.methods[m] for m in explainer.methods]
+    names = [explainer.manifest.output_name(m) for m in explainer.methods]
     base, moved = (
         ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(names, feeds)
         for m in (model, perturbed)
@@ -195,7 +187,9 @@ def test_write_js_goldens(tiny_artifact: Path) -> None:
         "head_mask_override": mask.tolist(),
         "encodings": encoding_json(explainer, PARITY_TEXTS),
         "runs": method_runs(explainer, PARITY_TEXTS, mask) + target_runs(explainer, PARITY_TEXTS),
-        "pruned_nodes": pruned_node_counts(tiny_artifact, explainer.methods, dict(manifest.methods)),
+        "pruned_nodes": pruned_node_counts(
+            tiny_artifact, explainer.methods, {m: manifest.output_name(m) for m in explainer.methods}
+        ),
         # what `onnxplain explain --format json` prints, to check the JS printer's formatting character by character
         "float_reprs": float_reprs(),
         "float32_sensitivity": float32_sensitivity(tiny_artifact, explainer, PARITY_TEXTS),
@@ -214,7 +208,7 @@ def test_write_js_goldens(tiny_artifact: Path) -> None:
     for text, encoding in zip(PARITY_TEXTS, encodings, strict=True):
         assert all(0 <= s <= e <= len(text) for s, e in encoding["offsets"])
     masked = [r for r in golden["runs"] if r["head_mask"] == "override"]
-    assert {r["method"] for r in masked} == HEAD_MASKED_METHODS & set(explainer.methods)
+    assert {r["method"] for r in masked} == {m for m in explainer.methods if manifest.methods[m].reads_head_mask}
     for run in masked:  # the override must change the relevance, or the JS test of it proves nothing
         default = next(r for r in golden["runs"] if r["method"] == run["method"] and r["head_mask"] == "default")
         assert not np.allclose(np.concatenate(default["relevance"]), np.concatenate(run["relevance"]))

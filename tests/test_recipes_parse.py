@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from onnxplain.export.registry import METHOD_NAMES
 from onnxplain.recipes.recipe import RecipeError, default_models_dir, load_recipe, parse_recipe
-from onnxplain.runtime.artifact import METHODS
 
 MINILM = default_models_dir() / "minilm-sentiment" / "recipe.toml"
 
@@ -96,4 +96,4 @@ def test_methods_default_to_every_method_and_overrides_apply() -> None:
         recipe.with_overrides(epochs=0)
     with pytest.raises(RecipeError, match="unknown method"):
         recipe.with_overrides(methods=("nope",))
-    assert set(METHODS) >= set(changed.export.methods)
+    assert set(METHOD_NAMES) >= set(changed.export.methods)

@@ -64,7 +64,7 @@ def test_every_method_from_a_pruned_session_equals_the_whole_graph(explainer: Ex
     feeds["head_mask"] = np.asarray(explainer.manifest.default_head_mask, np.float32)
     if "token_type_ids" in explainer.manifest.inputs:
         feeds["token_type_ids"] = np.zeros_like(input_ids)
-    names = ["logits", *(explainer.manifest.methods[m] for m in explainer.methods)]
+    names = ["logits", *(explainer.manifest.output_name(m) for m in explainer.methods)]
     for name, value in zip(["logits", *explainer.methods], whole.run(names, feeds), strict=True):
         np.testing.assert_array_equal(everything[name], value)  # same graph, same session options
     only_logits = explainer.run(input_ids, attention_mask, methods=())
@@ -188,21 +188,9 @@ def test_a_format_version_1_artifact_still_loads_and_explains_the_same(
     explainer: Explainer, tiny_artifact: Path, tmp_path: Path
 ) -> None:
     """Version 1 kept the default head mask as an initializer of the graph; this runtime still reads it."""
-    import json
-    import shutil
+    from tests.artifact_versions import copy_as_format
 
-    import onnx
-    from onnx import numpy_helper
-
-    old = tmp_path / "v1"
-    shutil.copytree(tiny_artifact, old)
-    model = onnx.load(str(old / "model.onnx"))
-    default = np.asarray(explainer.manifest.default_head_mask, np.float32)
-    model.graph.initializer.append(numpy_helper.from_array(default, "head_mask"))
-    onnx.save(model, str(old / "model.onnx"))
-    manifest = json.loads((old / "manifest.json").read_text())
-    manifest["format_version"] = 1
-    (old / "manifest.json").write_text(json.dumps(manifest))
+    old = copy_as_format(tiny_artifact, tmp_path / "v1", 1)
     [then] = Explainer.load(old).explain(TEXTS[0], method="mask-lrp")
     [now] = explainer.explain(TEXTS[0], method="mask-lrp")
     np.testing.assert_allclose(then.relevance, now.relevance, rtol=1e-6, atol=1e-9)

@@ -14,7 +14,7 @@ from onnxplain.bench.inputs import Batch
 from onnxplain.errors import UserError
 from onnxplain.export.canonical import forward
 from onnxplain.export.checkpoint import Checkpoint, load_checkpoint
-from onnxplain.export.methods import explain
+from onnxplain.export.explain import explain
 from onnxplain.export.rulesets import Gradient
 from onnxplain.runtime.artifact import Manifest
 

@@ -93,8 +93,7 @@ def explain_dataset(
             "explain-dataset explains texts, and this artifact answers questions; "
             "use onnxplain explain ARTIFACT --file pairs.jsonl"
         )
-    default = "mask-lrp" if "mask-lrp" in manifest.methods else next(iter(manifest.methods))
-    methods = list(methods or [default])
+    methods = list(methods or [manifest.default_method])
     for method in methods:
         if method not in manifest.methods:
             raise UserError(f"unknown method {method!r}; this artifact offers {', '.join(manifest.methods)}")

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from onnxplain.evaluation.saved import saved_curves
     from onnxplain.evaluation.summary import Run, write_evaluation
     from onnxplain.runtime import Explainer
-    from onnxplain.runtime.artifact import METHODS, TOKENIZER_FILE
+    from onnxplain.runtime.artifact import TOKENIZER_FILE
 
     for name in ("limit", "batch_size", "forward_batch_size", "forward_tokens", "bootstrap", "min_tokens"):
         value = getattr(args, name)
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     explainer = Explainer.load(args.artifact, memory_budget=args.memory_budget)
     manifest = explainer.manifest
-    available = [m for m in METHODS if m in manifest.methods]
+    available = list(manifest.methods)  # in the order reports list them
     methods = available if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in manifest.methods]
     if unknown or not methods:

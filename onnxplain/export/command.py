@@ -3,22 +3,40 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 from pathlib import Path
 
 from onnxplain.errors import UserError
-from onnxplain.runtime.artifact import METHODS
+from onnxplain.export.registry import METHOD_NAMES, REGISTRY
+
+
+def methods_help() -> str:
+    """The registry as the help's epilog: every method with its one line."""
+    width = max(len(m.name) for m in REGISTRY) + 2
+    lines = ["methods (docs/methods.md):"]
+    for method in REGISTRY:
+        wrapped = textwrap.wrap(method.description, 118 - width)
+        lines.append(f"  {method.name:<{width}}{wrapped[0]}")
+        lines.extend(" " * (width + 2) + line for line in wrapped[1:])
+    return "\n".join(lines)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = methods_help()
     from onnxplain.runtime.tasks import TASKS
 
     parser.add_argument("model_dir", type=Path, help="Hugging Face sequence-classification or causal-LM directory")
     parser.add_argument("out_dir", type=Path, help="artifact directory to write")
     parser.add_argument(
         "--methods",
-        default=",".join(METHODS),
-        help=f"comma-separated subset of: {', '.join(METHODS)} (default all)",
+        default=",".join(METHOD_NAMES),
+        help="comma-separated subset of the methods below (default all)",
+    )
+    parser.add_argument(
+        "--default-method",
+        help="the method consumers use when none is asked for (default: the first exported in the list below)",
     )
     masks = parser.add_mutually_exclusive_group()
     masks.add_argument("--head-mask", type=Path, help="layers x heads 0/1 .npy file (default: every head kept)")
@@ -74,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         opset=args.opset,
         max_length=args.max_length,
         task=args.task,
+        default_method=args.default_method,
     )
     print(f"wrote {out} in {time.perf_counter() - started:.0f} s (checked against PyTorch at 2 other shapes)")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -24,13 +25,16 @@ DEFAULT_OPSET = 18
 EXTERNAL_DATA_THRESHOLD = 1_800_000_000  # bytes; protobuf cannot hold a model of 2 GB or more
 
 
-def resolve_methods(methods: Sequence[str] | None) -> list[str]:
-    if not methods:
-        return list(artifact.METHODS)
-    unknown = [m for m in methods if m not in artifact.METHODS]
-    if unknown:
-        raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(artifact.METHODS)}")
-    return [m for m in artifact.METHODS if m in methods]  # canonical order, no duplicates
+def resolve_default_method(default_method: str | None, chosen: Sequence[str]) -> str:
+    """The artifact's default method: the one given, else the first exported in registry order."""
+    if default_method is None:
+        return chosen[0]
+    if default_method not in chosen:
+        raise UserError(
+            f"the default method {default_method!r} is not among the exported methods ({', '.join(chosen)}); "
+            "export it too or pick one of them"
+        )
+    return default_method
 
 
 def resolve_head_mask(head_mask: Any, layers: int, heads: int) -> np.ndarray:
@@ -83,12 +87,13 @@ def explained_position(weights: Any) -> str:
     from onnxplain.export.architectures.decoders import DecoderWeights
 
     if isinstance(weights, DecoderWeights):
-        return "last-real-token"
-    return "answer-start-and-end" if weights.span_head is not None else "first-token"
+        return artifact.LAST_REAL_TOKEN
+    return artifact.ANSWER_START_AND_END if weights.span_head is not None else artifact.FIRST_TOKEN
 
 
-def finish_onnx(path: Path, manifest: artifact.Manifest) -> None:
-    """Store the manifest in the model's metadata, so that model.onnx alone describes itself.
+def finish_onnx(path: Path, manifest: artifact.Manifest) -> list[str]:
+    """Store the manifest (less the file records, which would have to hold the model's own hash) in the
+    model's metadata, so that model.onnx alone describes itself; returns the files written.
 
     ``head_mask`` stays a required graph input (format version 2): version 1 gave it a default as an
     initializer of the same name, which onnxruntime-node silently ignores when fed and onnxruntime-web
@@ -99,7 +104,7 @@ def finish_onnx(path: Path, manifest: artifact.Manifest) -> None:
     model = onnx.load(str(path))
     del model.metadata_props[:]
     entry = model.metadata_props.add()
-    entry.key, entry.value = artifact.METADATA_KEY, json.dumps(manifest.to_json())
+    entry.key, entry.value = artifact.METADATA_KEY, json.dumps(manifest.to_json(with_files=False))
     model.producer_name, model.producer_version = "onnxplain", __version__
     large = model.ByteSize() > EXTERNAL_DATA_THRESHOLD
     onnx.save_model(
@@ -107,8 +112,9 @@ def finish_onnx(path: Path, manifest: artifact.Manifest) -> None:
         str(path),
         save_as_external_data=large,
         all_tensors_to_one_file=True,
-        location="model.onnx.data",
+        location=artifact.EXTERNAL_DATA_FILE,
     )
+    return [artifact.MODEL_FILE, artifact.EXTERNAL_DATA_FILE] if large else [artifact.MODEL_FILE]
 
 
 def export_model(
@@ -121,10 +127,13 @@ def export_model(
     opset: int = DEFAULT_OPSET,
     max_length: int | None = None,
     task: str | None = None,
+    default_method: str | None = None,
 ) -> Path:
     """Export a Hugging Face sequence classifier or causal language model as an explainer artifact in
     ``out_dir``. ``task`` (``sequence-classification``, ``causal-lm`` or ``question-answering``) defaults to
-    the one the checkpoint's class names.
+    the one the checkpoint's class names. ``methods``: names of the registry (``onnxplain.export.registry``),
+    default all; ``default_method``: the one consumers use when none is asked for (default: the first
+    exported, in registry order).
 
     The graph is checked against eager PyTorch in ONNX Runtime at two shapes other than the one it was
     traced at; a mismatch raises ``ExportMismatch`` and leaves no artifact behind.
@@ -136,6 +145,7 @@ def export_model(
 
     from onnxplain.export import graph
     from onnxplain.export.checkpoint import load_checkpoint
+    from onnxplain.export.registry import resolve_methods
     from onnxplain.export.verify import check_against_eager
 
     started = time.perf_counter()
@@ -143,6 +153,8 @@ def export_model(
     checkpoint = load_checkpoint(model_dir, task)
     weights = checkpoint.weights
     chosen = resolve_methods(methods)
+    names = [m.name for m in chosen]
+    default = resolve_default_method(default_method, names)
     mask = resolve_head_mask(head_mask, weights.num_layers, weights.num_heads)
     length = min(max_length or checkpoint.max_positions, checkpoint.max_positions)
     has_token_types = weights.token_type_embeddings is not None
@@ -154,13 +166,15 @@ def export_model(
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as scratch:
         work = Path(scratch)
         pad_token_id = write_tokenizer(model_dir, work, length)
-        outputs = graph.export_onnx(weights, chosen, has_token_types, work / artifact.MODEL_FILE, opset)
+        graph.export_onnx(weights, names, has_token_types, work / artifact.MODEL_FILE, opset)
         manifest = artifact.Manifest(
             architecture=checkpoint.model_type,
             task=checkpoint.task,
             labels=token_labels(model_dir, weights.num_labels) if checkpoint.task == CAUSAL_LM else checkpoint.labels,
             inputs=graph.input_names(has_token_types),
-            methods=dict(zip(chosen, outputs[1:], strict=True)),
+            methods={m.name: m.record() for m in chosen},
+            default_method=default,
+            explained_position=explained_position(weights),
             head_mask={
                 "default": mask.astype(int).tolist(),
                 "kept": [[int(layer), int(head)] for layer, head in zip(*np.nonzero(mask), strict=True)],
@@ -179,11 +193,11 @@ def export_model(
                 "opset": str(opset),
             },
             source={"model_dir": str(model_dir.resolve()), "weights_sha256": checkpoint.weights_sha256},
-            extra={"explained_position": explained_position(weights)},
         )
-        finish_onnx(work / artifact.MODEL_FILE, manifest)
-        artifact.write_manifest(work, manifest)
-        check_against_eager(weights, chosen, has_token_types, work / artifact.MODEL_FILE)
+        model_files = finish_onnx(work / artifact.MODEL_FILE, manifest)
+        files = artifact.record_files(work, [*model_files, artifact.TOKENIZER_FILE])
+        artifact.write_manifest(work, dataclasses.replace(manifest, files=files))
+        check_against_eager(weights, names, has_token_types, work / artifact.MODEL_FILE)
         for produced in work.iterdir():
             shutil.move(str(produced), out_dir / produced.name)
     logger.info("exported %s to %s in %.1f s", model_dir, out_dir, time.perf_counter() - started)

@@ -18,8 +18,9 @@ from torch import Tensor
 
 from onnxplain.export.architectures.decoders import DecoderWeights
 from onnxplain.export.canonical import CanonicalWeights
+from onnxplain.export.decompositions import decomposition_table, skip_idle_decompositions
+from onnxplain.export.explain import explain
 from onnxplain.export.graph_passes import share_forward_passes
-from onnxplain.export.methods import explain
 from onnxplain.runtime import artifact
 
 
@@ -69,22 +70,18 @@ def example_inputs(weights: CanonicalWeights, batch: int, tokens: int, has_token
     return tuple(inputs + [target, head_mask])
 
 
-def onnx_decompositions(opset: int) -> dict:
-    """The ATen-to-ATen decompositions the ONNX exporter would apply for ``opset``."""
-    from torch.onnx._internal.exporter import _decomp, _registration
+def trace(weights: CanonicalWeights, methods: Sequence[str], has_token_types: bool) -> torch.fx.GraphModule:
+    """The explain function as one graph of core ATen operations with symbolic batch and sequence sizes.
 
-    registry = _registration.ONNXRegistry.from_torchlib(opset)
-    return _decomp.create_onnx_friendly_decomposition_table(set(_decomp.get_onnx_implemented_overloads(registry)))
-
-
-def trace(
-    weights: CanonicalWeights, methods: Sequence[str], has_token_types: bool, decompositions: dict | None = None
-) -> torch.fx.GraphModule:
+    ``make_fx`` is the public way to trace a function together with its ``autograd.grad`` calls.
+    ``_allow_non_fake_inputs`` is its keyword (in its signature from torch 2.0 to 2.14) for a function that
+    reads real tensors besides its inputs: the weights, which become constants of the graph. Without it the
+    weights would have to be inputs, traced with symbolic shapes that alias the batch and sequence sizes."""
     from torch.fx.experimental.proxy_tensor import make_fx
 
     function = explain_function(weights, methods, has_token_types)
     traced = make_fx(
-        function, decomposition_table=decompositions, tracing_mode="symbolic", _allow_non_fake_inputs=True
+        function, decomposition_table=decomposition_table(), tracing_mode="symbolic", _allow_non_fake_inputs=True
     )(*example_inputs(weights, 3, 17, has_token_types))
     return share_forward_passes(traced)  # one forward pass for every rule set (graph_passes)
 
@@ -104,33 +101,23 @@ def quiet_exporter() -> Iterator[None]:
         exporter_log.setLevel(level)
 
 
-@contextlib.contextmanager
-def already_decomposed() -> Iterator[None]:
-    """The traced graph is decomposed with the exporter's own table while it is traced, so the exporter's
-    second decomposition pass (a full symbolic re-trace, most of the export time) would change nothing:
-    skip it. Tied to torch 2.13's exporter internals; torch is pinned."""
-    from torch.onnx._internal.exporter import _core
-
-    original = _core._fx_passes.decompose_with_registry
-    _core._fx_passes.decompose_with_registry = lambda program, registry: program
-    try:
-        yield
-    finally:
-        _core._fx_passes.decompose_with_registry = original
-
-
 def export_onnx(
-    weights: CanonicalWeights, methods: Sequence[str], has_token_types: bool, path: Path, opset: int
+    weights: CanonicalWeights,
+    methods: Sequence[str],
+    has_token_types: bool,
+    path: Path,
+    opset: int,
+    skip_idle: bool = True,
 ) -> list[str]:
-    """Write the explain graph to ``path``; returns the ONNX output names (logits first)."""
-    with quiet_exporter():
-        decompositions = onnx_decompositions(opset)
-    graph = trace(weights, methods, has_token_types, decompositions)
+    """Write the explain graph to ``path``; returns the ONNX output names (logits first). ``skip_idle``:
+    skip the exporter's second decomposition pass where it changes nothing (see ``decompositions``)."""
+    graph = trace(weights, methods, has_token_types)
     names = input_names(has_token_types)
     outputs = [artifact.LOGITS] + [artifact.relevance_output_name(m) for m in methods]
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     shapes: list[dict[int, object]] = [{0: batch, 1: sequence}] * (len(names) - 2) + [{0: batch}, {}]
-    with already_decomposed(), quiet_exporter():
+    skipping = skip_idle_decompositions() if skip_idle else contextlib.nullcontext([])
+    with skipping, quiet_exporter():
         program = torch.onnx.export(
             graph,
             example_inputs(weights, 3, 17, has_token_types),

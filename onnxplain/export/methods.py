@@ -1,7 +1,5 @@
-"""Every explanation method of SPEC section 2, computed from forward passes through rule sets.
-
-``explain`` runs only the passes the requested methods need, so the same code is the eager-PyTorch
-reference and, traced once with every method, the explain graph that is exported to ONNX.
+"""The arithmetic of the explanation methods of SPEC section 2, from the forward and backward passes through
+rule sets (``passes.py``); ``registry.py`` says which method uses which.
 
 Methods that read one row of an attention-like matrix (raw attention, rollout, TransAtt, Mask-LRP, partial
 LRP, attention GradCAM) read the row of the *explained position*: token 0 ([CLS]) for encoders, the last
@@ -12,33 +10,12 @@ in general that is ``J[p, p]`` at the explained position ``p``, which is what is
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from onnxplain.export.canonical import CanonicalWeights, forward
 from onnxplain.export.rules import product_relevance
-from onnxplain.export.rulesets import AttnLRP, Chefer, ConservativePropagation, Gradient
 from onnxplain.export.trace import Trace
-from onnxplain.runtime.artifact import METHODS
-
-# Methods that read the ordinary gradient of the target logit.
-NEEDS_GRADIENT = {"mask-lrp", "transatt", "attention-gradcam", "grad-input", "attcat"}
-# Methods that are gradient x input at the embeddings after one pass through a modified rule set.
-GRADIENT_TIMES_INPUT = {
-    "cp-lrp": ConservativePropagation(),
-    "mask-cp-lrp": ConservativePropagation(head_masked=True),
-    "attnlrp": AttnLRP(),
-    "mask-attnlrp": AttnLRP(head_masked=True),
-}
-# Methods that are a rule set's gradient of the target's log-probability times the difference between each
-# token's embedding and the pad token's, the substitution the deletion evaluation makes (issue 9).
-PAD_REFERENCE = {"cp-lrp-pad": ConservativePropagation()}
-# Deletion-aware CP-LRP (issue 9): ``cp-lrp-pad`` is run, the most relevant tokens are replaced by the pad token
-# and the rest is explained again, once per entry; an entry is the share of the removable tokens replaced
-# after that pass. Chosen on a validation slice of the training split (benchmarks/beyond_mask_lrp.py).
-LOOKAHEAD = {"cp-lrp-lookahead": (1 / 9, 2 / 9)}
 
 
 def target_one_hot(logits: Tensor, target: Tensor) -> Tensor:
@@ -110,7 +87,7 @@ def lookahead_relevance(
     rerun: Callable[[Tensor], Trace],
     first: Tensor,
     input_ids: Tensor,
-    seed: Seed,
+    seed: Tensor,
     pad_embedding: Tensor,
     pad_token_id: int,
     token_mask: Tensor,
@@ -137,7 +114,7 @@ def lookahead_relevance(
         groups.append((now, relevance))
         present = present & ~now
         ids = torch.where(now, torch.full_like(ids, pad_token_id), ids)
-        relevance = pad_reference_relevance(rerun(ids), seed.gradient, pad_embedding, token_mask)
+        relevance = pad_reference_relevance(rerun(ids), seed, pad_embedding, token_mask)
     return ordered_above(groups, relevance, present)
 
 
@@ -255,155 +232,3 @@ def attcat(trace: Trace, hidden_gradients: Sequence[Tensor], token_mask: Tensor)
             contribution = contribution * first.to(contribution.dtype)
         total = total + contribution * received
     return total
-
-
-@dataclass(frozen=True)
-class Seed:
-    """Where the backward passes start: ``gradient`` is fed to the logits (the one-hot of the explained
-    logit, shaped like them) and ``position`` [B] is the row the attention-based methods read."""
-
-    gradient: Tensor
-    position: Tensor
-
-
-def explanation_seeds(plain: Trace, target: Tensor, token_mask: Tensor) -> list[Seed]:
-    """One seed per explained logit. Classifiers and language models ([B, labels] logits): the target
-    class at the explained position. Extractive question answering ([B, T, 2] start and end logits,
-    ``target`` [B, 2] answer start and end, -1 = predicted): the start logit at the answer start and the
-    end logit at the answer end, explained one after the other and summed, as the Mask-LRP evaluation code
-    does; each rolls out from its own row."""
-    logits = plain.logits.detach()
-    if logits.dim() == 2:
-        return [Seed(target_one_hot(logits, target), plain.explained_position)]
-    seeds = []
-    for side in (0, 1):
-        # padding never wins a predicted answer position
-        side_logits = torch.where(token_mask > 0, logits[..., side], torch.finfo(logits.dtype).min)
-        one_hot = target_one_hot(side_logits, target[:, side])
-        zeros = torch.zeros_like(one_hot)
-        gradient = torch.stack((one_hot, zeros) if side == 0 else (zeros, one_hot), dim=-1)
-        seeds.append(Seed(gradient, one_hot.argmax(dim=-1)))
-    return seeds
-
-
-def seed_relevance(
-    plain: Trace,
-    chefer: dict[bool, Trace],
-    modified: dict[str, Trace],
-    seed: Seed,
-    token_mask: Tensor,
-    wanted: set[str],
-    pad_reference: dict[str, Trace] | None = None,
-    pad_embedding: Tensor | None = None,
-    lookahead: Callable[[str, Seed, Tensor], Tensor] | None = None,
-) -> dict[str, Tensor]:
-    """The [B, T] relevance of each wanted method for one seed, from the forward passes already run:
-    ``plain`` (ordinary gradient), ``chefer`` (unmasked/masked Chefer LRP) and ``modified`` (gradient x
-    input rule sets, by method), ``pad_reference`` (``PAD_REFERENCE`` rule sets, by method, with the pad
-    token's embedding ``pad_embedding``)."""
-    position = seed.position
-    relevance: dict[str, Tensor] = {}
-    if wanted & {"raw-attention", "rollout"}:
-        relevance["raw-attention"] = explained_row(plain, plain.attentions[-1].mean(dim=1), position)
-        relevance["rollout"] = rollout_row(
-            [a.mean(dim=1) for a in plain.attentions], position, plain.explained_rows_only
-        )
-
-    if wanted & NEEDS_GRADIENT:
-        layers = len(plain.attentions)
-        grads = backward(plain, seed.gradient, [plain.embeddings, *plain.attentions, *plain.hidden_states])
-        embedding_gradient, attention_gradients, hidden_gradients = (
-            grads[0],
-            grads[1 : 1 + layers],
-            grads[1 + layers :],
-        )
-        # On the word embeddings: on the summed embedding it is identically 0, since the embedding
-        # LayerNorm is scale-invariant per token (x . dLN(x)/dx = 0).
-        relevance["grad-input"] = (embedding_gradient * plain.word_embeddings).sum(dim=-1)
-        relevance["attention-gradcam"] = attention_gradcam(plain, attention_gradients[-1], token_mask, position)
-        relevance["attcat"] = attcat(plain, hidden_gradients, token_mask)
-
-    for head_masked, trace in chefer.items():
-        embedding_relevance, *context_relevance = backward(trace, seed.gradient, [trace.embeddings, *trace.contexts])
-        stored = stored_attention_relevance(trace, context_relevance, head_masked)
-        rollout_method = "mask-lrp" if head_masked else "transatt"
-        if rollout_method in wanted:
-            relevance[rollout_method] = chefer_rollout(attention_gradients, stored, position, trace.explained_rows_only)
-        if not head_masked:
-            relevance["full-lrp"] = embedding_relevance.sum(dim=-1)
-            relevance["partial-lrp"] = explained_row(trace, stored[-1].clamp(min=0).mean(dim=1), position)
-
-    for name, trace in modified.items():
-        (gradient,) = backward(trace, seed.gradient, [trace.embeddings])
-        relevance[name] = (gradient * trace.embeddings).sum(dim=-1)
-
-    for name, trace in (pad_reference or {}).items():
-        assert pad_embedding is not None
-        relevance[name] = pad_reference_relevance(trace, seed.gradient, pad_embedding, token_mask)
-
-    for name in sorted(wanted & LOOKAHEAD.keys()):
-        assert lookahead is not None
-        relevance[name] = lookahead(name, seed, relevance["cp-lrp-pad"])
-    return relevance
-
-
-def explain(
-    weights: CanonicalWeights,
-    input_ids: Tensor,
-    attention_mask: Tensor,
-    token_type_ids: Tensor | None,
-    target: Tensor,
-    head_mask: Tensor,
-    methods: Sequence[str] = METHODS,
-    explained_rows_only: bool = True,
-) -> dict[str, Tensor]:
-    """Logits and the [B, T] relevance of each method in ``methods`` (padding set to 0). The forward passes
-    run an encoder classifier's last layer for the explained token alone unless ``explained_rows_only`` is
-    False (every value is the same either way; False is the plain reference the tests compare with)."""
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        raise ValueError(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}")
-
-    def run(rules: Gradient, ids: Tensor = input_ids) -> Trace:
-        return forward(weights, rules, ids, attention_mask, token_type_ids, head_mask, explained_rows_only)
-
-    token_mask = attention_mask.to(torch.float32)
-    plain = run(Gradient())
-    wanted = set(methods)
-    chefer = {
-        head_masked: run(Chefer(head_masked=head_masked))
-        for head_masked, names in ((False, {"transatt", "full-lrp", "partial-lrp"}), (True, {"mask-lrp"}))
-        if wanted & names
-    }
-    modified = {name: run(GRADIENT_TIMES_INPUT[name]) for name in sorted(wanted & GRADIENT_TIMES_INPUT.keys())}
-    pad_reference = {name: run(PAD_REFERENCE[name]) for name in sorted(wanted & PAD_REFERENCE.keys())}
-    pad_embedding = weights.word_embeddings[weights.pad_token_id]
-    if wanted & LOOKAHEAD.keys() and "cp-lrp-pad" not in pad_reference:  # the lookahead's first pass
-        pad_reference["cp-lrp-pad"] = run(PAD_REFERENCE["cp-lrp-pad"])
-
-    def lookahead(name: str, seed: Seed, first: Tensor) -> Tensor:
-        removable = removable_tokens(input_ids, token_mask, seed.position, weights.special_token_ids)
-        return lookahead_relevance(
-            lambda ids: run(PAD_REFERENCE["cp-lrp-pad"], ids),
-            first,
-            input_ids,
-            seed,
-            pad_embedding,
-            weights.pad_token_id,
-            token_mask,
-            removable,
-            LOOKAHEAD[name],
-        )
-
-    relevance: dict[str, Tensor] = {}
-    for seed in explanation_seeds(plain, target, token_mask):
-        part = seed_relevance(
-            plain, chefer, modified, seed, token_mask, wanted, pad_reference, pad_embedding, lookahead
-        )
-        for name, value in part.items():
-            relevance[name] = relevance[name] + value if name in relevance else value
-
-    outputs = {"logits": plain.logits.detach()}
-    for name in methods:
-        outputs[name] = relevance[name].detach() * token_mask
-    return outputs

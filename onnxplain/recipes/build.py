@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from onnxplain.errors import UserError
+from onnxplain.export.registry import METHOD_NAMES
 from onnxplain.recipes.card import write_model_card
 from onnxplain.recipes.data import (
     SentenceSplit,
@@ -36,7 +37,7 @@ from onnxplain.recipes.data import (
 from onnxplain.recipes.fetch import cache_dir, fetch_base_weights, sha256_of
 from onnxplain.recipes.recipe import Recipe, RecipeError
 from onnxplain.recipes.stages import cached_stage, code_fingerprint, copy_tree, directory_size, stage_key
-from onnxplain.runtime.artifact import METHODS, MODEL_FILE
+from onnxplain.runtime.artifact import MODEL_FILE
 
 Log = Callable[[str], None]
 BUILD_FILE = "build.json"
@@ -215,7 +216,7 @@ def build(
         code_fingerprint(["onnxplain.export", "onnxplain.runtime.artifact"]),
         versions["onnx"],
     )
-    log(f"[4/5] exporting the explainer artifact ({', '.join(recipe.export.methods or METHODS)})")
+    log(f"[4/5] exporting the explainer artifact ({', '.join(recipe.export.methods or METHOD_NAMES)})")
     export_dir, export, reused = _export_stage(recipe, model_dir, heads, stages / f"export-{export_key}")
     if reused:
         log("      (cached)")
@@ -249,7 +250,7 @@ def build(
             "total": int(sum(len(row) for row in heads["mask"])),
             "corpus_sentences": heads["provenance"].get("corpus", {}).get("sentences"),
         },
-        "methods": list(recipe.export.methods or METHODS),
+        "methods": list(recipe.export.methods or METHOD_NAMES),
         "checksums": {
             **{f"{p.requirement} (download)": p.sha256 for p in recipe.base.packages},
             f"base weights {recipe.base.weights_file}": sha256_of(base_dir / recipe.base.weights_file),

@@ -23,7 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, help="where to build the model (default: models/minilm-sentiment in the cache)"
     )
-    parser.add_argument("--method", default="mask-lrp", help="explanation method (default: mask-lrp)")
+    parser.add_argument("--method", help="explanation method (default: the artifact's default method)")
     add_override_options(parser)
 
 
@@ -38,9 +38,10 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or cache_dir() / "models" / DEMO_RECIPE
     result = build(overridden_recipe(args, DEMO_RECIPE), out)
     explainer = Explainer.load(result.artifact_dir)
-    explanations = explainer.explain(list(DEMO_SENTENCES), method=args.method)
+    method = args.method or explainer.default_method
+    explanations = explainer.explain(list(DEMO_SENTENCES), method=method)
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    print(f"\n{headline(result.summary)}; explaining with {args.method}\n")
+    print(f"\n{headline(result.summary)}; explaining with {method}\n")
     print(render_terminal(explanations, color=color))
     page = result.out_dir / "demo.html"
     page.write_text(render_html(explanations, title=f"onnxplain demo: {DEMO_RECIPE}"), encoding="utf-8")

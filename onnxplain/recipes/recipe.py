@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from onnxplain.errors import UserError
-from onnxplain.runtime.artifact import METHODS
+from onnxplain.export.registry import METHOD_NAMES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -237,10 +237,11 @@ def _package(data: Any, path: Path, where: str, with_member: bool = False) -> Pa
 def _methods(value: Any, path: Path, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(m, str) for m in value):
         raise RecipeError(f"recipe {path}: {where} must be a non-empty list of method names; fix it")
-    unknown = [m for m in value if m not in METHODS]
+    unknown = [m for m in value if m not in METHOD_NAMES]
     if unknown:
         raise RecipeError(
-            f"recipe {path}: {where} names the unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}"
+            f"recipe {path}: {where} names the unknown method(s) {', '.join(unknown)}; "
+            f"choose from {', '.join(METHOD_NAMES)}"
         )
     return tuple(value)
 

@@ -16,7 +16,6 @@ from onnxplain.errors import UserError
 from onnxplain.runtime.artifact import (
     ATTENTION_MASK,
     HEAD_MASK,
-    HEAD_MASKED_METHODS,
     INPUT_IDS,
     LOGITS,
     MODEL_FILE,
@@ -25,6 +24,7 @@ from onnxplain.runtime.artifact import (
     TOKENIZER_FILE,
     Manifest,
     read_manifest,
+    verify_files,
 )
 from onnxplain.runtime.memory_planner import MemoryPlanner
 from onnxplain.runtime.sessions import Device, SessionPool, choose_device
@@ -75,6 +75,7 @@ class Explainer:
         """
         directory = Path(artifact_dir)
         manifest = read_manifest(directory)
+        verify_files(directory, manifest.files)  # a damaged file is one sentence, not an ONNX Runtime error
         if batch_size < 1:
             raise UserError(f"batch size {batch_size} is not positive; use 1 or more")
         limit = manifest.max_length
@@ -85,7 +86,7 @@ class Explainer:
         sessions = SessionPool(directory / MODEL_FILE, choose_device(device), intra_op_threads, cached_sessions)
         explainer = cls(directory, manifest, sessions, batch_size, max_length or limit)
         # build the most likely session now, so a device problem shows at load time, not at the first text
-        sessions.session((LOGITS, manifest.methods[explainer.default_method]))
+        sessions.session((LOGITS, manifest.output_name(explainer.default_method)))
         explainer.memory = MemoryPlanner.for_explainer(explainer, memory_budget)
         return explainer
 
@@ -99,7 +100,8 @@ class Explainer:
 
     @property
     def default_method(self) -> str:
-        return "mask-lrp" if "mask-lrp" in self.methods else self.methods[0]
+        """The method used when none is asked for: the artifact's (``manifest["default_method"]``)."""
+        return self.manifest.default_method
 
     def tokenize(self, texts: str | Sequence[str]) -> list[Any]:
         """The encodings of texts (of any task's inputs; see ``encode``)."""
@@ -183,7 +185,7 @@ class Explainer:
             feeds[TOKEN_TYPE_IDS] = np.ascontiguousarray(types, dtype=np.int64)
         if head_mask is not None:
             feeds[HEAD_MASK] = self.check_head_mask(head_mask)
-        names = [LOGITS] + [self.manifest.methods[m] for m in methods]
+        names = [LOGITS] + [self.manifest.output_name(m) for m in methods]
         default_mask = np.asarray(self.manifest.default_head_mask, dtype=np.float32)
         rows = self.memory.rows_per_call(methods, len(input_ids), input_ids.shape[1])  # within the memory budget
         values = self._run_rows(names, feeds, {HEAD_MASK: default_mask}, rows)
@@ -220,6 +222,6 @@ class Explainer:
         metadata: dict[str, Any] = {"device": self.device.name, "max_length": self.max_length}
         if self.device.note:
             metadata["device_note"] = self.device.note
-        if method in HEAD_MASKED_METHODS:
+        if self.manifest.methods[method].reads_head_mask:
             metadata["head_mask"] = "caller's" if head_mask is not None else "artifact default"
         return metadata

@@ -23,6 +23,7 @@ from onnx import ModelProto, TensorProto, numpy_helper
 
 from onnxplain.errors import UserError
 from onnxplain.runtime import process_memory
+from onnxplain.runtime.artifact import ArtifactError
 from onnxplain.runtime.ort_memory import CHOSEN, OrtMemorySettings
 from onnxplain.runtime.pruning import needed_names
 
@@ -91,7 +92,13 @@ class SessionPool:
         self._sessions: OrderedDict[frozenset[str], ort.InferenceSession] = OrderedDict()
         self._session_bytes: dict[frozenset[str], int] = {}  # resident memory each added when built
         self._directory = tempfile.TemporaryDirectory(prefix="onnxplain-")
-        self._model = onnx.load(str(model_path))
+        try:
+            self._model = onnx.load(str(model_path))
+        except Exception as error:  # a truncated or altered file fails in protobuf or onnx, whichever reads first
+            raise ArtifactError(
+                f"{model_path} cannot be read as an ONNX model ({type(error).__name__}): it is damaged or "
+                "incomplete; copy the artifact again or re-export it"
+            ) from None
         self._externalise_weights()
         self.output_names: tuple[str, ...] = tuple(o.name for o in self._model.graph.output)
 

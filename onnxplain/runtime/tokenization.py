@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
+from onnxplain.runtime.artifact import ArtifactError
+
 
 @dataclass(frozen=True)
 class TextEncoding:
@@ -59,7 +61,13 @@ class TextTokenizer:
 
     def __init__(self, path: Path, max_length: int) -> None:
         self.max_length = max_length
-        self._tokenizer = Tokenizer.from_file(str(path))
+        try:
+            self._tokenizer = Tokenizer.from_file(str(path))
+        except Exception as error:  # tokenizers raises a plain Exception for a file it cannot parse
+            raise ArtifactError(
+                f"{path} cannot be read as a tokenizers file ({error}); it is damaged or incomplete: copy the "
+                "artifact again or re-export it"
+            ) from None
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length)
 

@@ -6,14 +6,15 @@
  *     tokenizer.json   a Hugging Face tokenizers file
  *     manifest.json    labels, inputs, methods and their outputs, head mask, limits
  *
- * Versions 1 and 2 are read. Version 1 gave `head_mask` an initializer default inside the graph, which
- * onnxruntime-node ignores an override of and onnxruntime-web refuses; this client removes that initializer
- * from every graph it builds and always feeds `head_mask` (the manifest's default unless overridden), so
- * both versions behave as version 2 prescribes.
+ * Versions 1 to 3 are read (3 describes each method, names the default one and records file hashes).
+ * Version 1 gave `head_mask` an initializer default inside the graph, which onnxruntime-node ignores an
+ * override of and onnxruntime-web refuses; this client removes that initializer from every graph it builds
+ * and always feeds `head_mask` (the manifest's default unless overridden), so every version behaves as
+ * version 2 prescribes.
  */
 import { ArtifactError } from "./errors.js";
 
-export const READABLE_FORMAT_VERSIONS = [1, 2] as const;
+export const READABLE_FORMAT_VERSIONS = [1, 2, 3] as const;
 export const MODEL_FILE = "model.onnx";
 export const TOKENIZER_FILE = "tokenizer.json";
 export const MANIFEST_FILE = "manifest.json";
@@ -65,7 +66,7 @@ function methodRecords(data: Json): Map<string, MethodRecord> {
   const methods = data.methods as Json;
   const records = new Map<string, MethodRecord>();
   for (const [name, entry] of Object.entries(methods)) {
-    // a method maps to its output name (versions 1-2), or to a record that says more about it
+    // a method maps to its output name (versions 1-2), or to a record that says more about it (version 3)
     const record = typeof entry === "string" ? { output: entry } : (entry as Json);
     if (typeof record.output !== "string") {
       throw new ArtifactError(`manifest.json gives method ${name} no output name; re-export the model`);
@@ -87,7 +88,7 @@ export function readManifest(data: unknown, where = MANIFEST_FILE): Manifest {
   }
   const json = data as Json;
   const version = json.format_version;
-  if (!READABLE_FORMAT_VERSIONS.includes(version as 1 | 2)) {
+  if (!READABLE_FORMAT_VERSIONS.includes(version as 1 | 2 | 3)) {
     throw new ArtifactError(
       `artifact format version ${JSON.stringify(version ?? null)} is not supported by this onnxplain-js ` +
         `(it reads versions ${READABLE_FORMAT_VERSIONS.join(", ")}); re-export the model with a matching onnxplain`,

@@ -79,7 +79,7 @@ test("user errors are one sentence on standard error and exit status 2", async (
     [["explain", join(ARTIFACT, "manifest.json"), "hi"], /is not a directory; pass the directory that `onnxplain export` wrote$/],
   ];
   const versioned = brokenArtifact((d) => editJson(join(d, "manifest.json"), (m) => { m.format_version = 99; }));
-  cases.push([["explain", versioned, "hi"], /^artifact format version 99 is not supported by this onnxplain-js \(it reads versions 1, 2\); re-export/]);
+  cases.push([["explain", versioned, "hi"], /^artifact format version 99 is not supported by this onnxplain-js \(it reads versions 1, 2, 3\); re-export/]);
   const tagger = brokenArtifact((d) => editJson(join(d, "manifest.json"), (m) => { m.task = "token-classification"; }));
   cases.push([["explain", tagger, "hi"], /^this artifact is a token-classification model, which onnxplain-js does not explain \(it explains sequence-classification, causal-lm, question-answering\); /]);
   cases.push([["explain", ARTIFACT, "--question", "q?", "--context", "c"], /^this artifact is a sequence-classification model and explains texts, not questions; /]);
