@@ -53,7 +53,7 @@ def main() -> None:
         from onnxplain.bench.standard_forward import standard_forward
 
         manifest = read_manifest(args.after)
-        built = standard_forward(manifest.source["model_dir"], manifest.extra.get("precision", "fp32"))
+        built = standard_forward(manifest.source["model_dir"], manifest.precision)
         standard = standard_session(built.path, "cpu", args.threads)
     for batch_size, length in args.shapes:
         batch = benchmark_batch(args.before, batch_size, length)

@@ -15,6 +15,10 @@ from onnxplain.extras import missing_extra
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("onnxplain.export.command", "export a Hugging Face classifier as an explainer artifact"),
+    "quantize": (
+        "onnxplain.export.quantize_command",
+        "write an int8 (CPU) or fp16 (GPU) copy of an artifact, its fidelity to fp32 measured into the manifest",
+    ),
     "explain": (
         "onnxplain.runtime.command_explain",
         "explain texts with an artifact (terminal, HTML or JSON)",

@@ -91,7 +91,7 @@ def run_benchmark(
                 f"the artifact's source model directory {model_dir!r} is not here, and the standard forward is "
                 "exported from it; run on the machine that exported the artifact, or pass --no-standard"
             )
-        built = standard_forward(model_dir, manifest.extra.get("precision", "fp32"), progress=progress)
+        built = standard_forward(model_dir, manifest.precision, progress=progress)
         standard, standard_path = standard_session(built.path, settings.device, settings.threads), str(built.path)
         progress(f"standard forward: {built.path} ({', '.join(f'{n} {k}' for k, n in sorted(built.fused.items()))})")
     progress(

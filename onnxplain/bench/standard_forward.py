@@ -4,7 +4,8 @@ The same checkpoint exported the standard way, ``torch.onnx.export`` of the Hugg
 TorchScript exporter, eager attention: the route ONNX Runtime's transformer optimiser recognises) and then
 ``onnxruntime.transformers.optimizer`` with the model type of its family, which fuses attention, LayerNorm,
 residual adds and GELU. The int8 variant is ONNX Runtime's dynamic quantisation of that optimised graph (int8
-weights of the matrix products), what ``onnxruntime.quantization`` gives a team that wants a smaller model.
+weights of the matrix products), what ``onnxruntime.quantization`` gives a team that wants a smaller model; the
+fp16 variant is the optimiser's own half-precision conversion (for GPUs).
 
 Built once per checkpoint and cached next to onnxplain's other builds (``$ONNXPLAIN_CACHE/standard-forward``,
 by default ``~/.cache/onnxplain/standard-forward``).
@@ -23,7 +24,7 @@ from pathlib import Path
 from onnxplain.errors import UserError
 
 OPTIMISER_MODEL_TYPES = {"bert": "bert", "roberta": "bert", "electra": "bert", "distilbert": "bert", "mpnet": "bert"}
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "fp16", "int8")
 EXPORT_OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -104,6 +105,16 @@ def quantise_int8(source: Path, target: Path) -> None:
     quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, extra_options=options)
 
 
+def half_precision(source: Path, target: Path) -> None:
+    """The optimised graph in fp16, inputs and outputs kept as they are (ONNX Runtime's converter)."""
+    import onnx
+    from onnxruntime.transformers.onnx_model import OnnxModel
+
+    model = OnnxModel(onnx.load(str(source)))
+    model.convert_float_to_float16(keep_io_types=True)
+    model.save_model_to_file(str(target))
+
+
 def standard_forward(
     model_dir: str | Path,
     precision: str = "fp32",
@@ -137,6 +148,8 @@ def standard_forward(
         info_path.write_text(json.dumps({"inputs": list(names), "fused": fused}, indent=2), encoding="utf-8")
     info = json.loads(info_path.read_text(encoding="utf-8"))
     path = folder / f"{precision}.onnx"
-    if not path.is_file():
+    if not path.is_file() and precision == "int8":
         quantise_int8(folder / "fp32.onnx", path)
+    elif not path.is_file():
+        half_precision(folder / "fp32.onnx", path)
     return StandardForward(path, tuple(info["inputs"]), dict(info["fused"]))

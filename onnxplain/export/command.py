@@ -59,6 +59,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="what to explain (default: the task the checkpoint's class names)",
     )
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "fp16", "int8"),
+        help="int8 (weights and matrix products, CPU) or fp16 (GPU): derived from the checked fp32 graph and "
+        "measured against it on --fidelity-data (default fp32)",
+    )
+    parser.add_argument("--fidelity-data", type=Path, help="labelled held-out CSV (text, label) for int8/fp16")
+    parser.add_argument("--fidelity-limit", type=int, default=200, help="texts of >= 20 tokens used (default 200)")
     parser.add_argument("--max-length", type=int, help="longest input in tokens (default: the model's limit)")
 
 
@@ -93,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
         max_length=args.max_length,
         task=args.task,
         default_method=args.default_method,
+        precision=args.precision,
+        fidelity_data=args.fidelity_data,
+        fidelity_limit=args.fidelity_limit,
     )
     print(f"wrote {out} in {time.perf_counter() - started:.0f} s (checked against PyTorch at 2 other shapes)")
     return 0

@@ -51,7 +51,6 @@ def encode(
     explained = torch.zeros(input_ids.shape[0], dtype=torch.int64, device=input_ids.device)
     trace = Trace(logits=embeddings, embeddings=embeddings, word_embeddings=words, explained_position=explained)
     trace.explained_rows_only = explained_rows_only and weights.span_head is None
-    trace.explained_rows_only = explained_rows_only and weights.span_head is None
 
     x = layer_norm(rules, embeddings, weights.embedding_norm)
     if weights.embedding_projection is not None:

@@ -117,6 +117,43 @@ def finish_onnx(path: Path, manifest: artifact.Manifest) -> list[str]:
     return [artifact.MODEL_FILE, artifact.EXTERNAL_DATA_FILE] if large else [artifact.MODEL_FILE]
 
 
+def check_precision_request(precision: str, fidelity_data: str | Path | None) -> None:
+    from onnxplain.export.precision import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise UserError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    if precision != "fp32" and (fidelity_data is None or not Path(fidelity_data).is_file()):
+        raise UserError(
+            f"a {precision} artifact is measured against fp32 on labelled held-out texts; pass --fidelity-data "
+            "with a CSV of text and label columns (e.g. a build's heldout.csv)"
+        )
+
+
+def reduce_checked(
+    fp32_dir: Path,
+    out_dir: Path,
+    precision: str,
+    fidelity_data: Path,
+    fidelity_limit: int,
+    weights: Any,
+    has_token_types: bool,
+) -> None:
+    """Write the ``precision`` artifact of the checked fp32 artifact in ``fp32_dir``, checked against PyTorch
+    at the precision's tolerance and measured against fp32 on ``fidelity_data``."""
+    from onnxplain.export.precision import held_out_texts, reduce_artifact
+    from onnxplain.export.verify import errors_against_eager
+
+    manifest = artifact.read_manifest(fp32_dir)
+    texts = held_out_texts(fidelity_data, manifest, fp32_dir / artifact.TOKENIZER_FILE, fidelity_limit)
+
+    def check(model_path: Path, methods: Sequence[str]) -> dict[str, bool]:
+        checks = errors_against_eager(weights, methods, has_token_types, model_path, precision=precision)
+        return {name: result.passed for name, result in checks.items()}
+
+    description = {"path": str(fidelity_data.resolve()), "texts": len(texts), "min_tokens": 20}
+    reduce_artifact(fp32_dir, out_dir, precision, texts, description, check, progress=logger.info)
+
+
 def export_model(
     model_dir: str | Path,
     out_dir: str | Path,
@@ -128,6 +165,9 @@ def export_model(
     max_length: int | None = None,
     task: str | None = None,
     default_method: str | None = None,
+    precision: str = "fp32",
+    fidelity_data: str | Path | None = None,
+    fidelity_limit: int = 200,
 ) -> Path:
     """Export a Hugging Face sequence classifier or causal language model as an explainer artifact in
     ``out_dir``. ``task`` (``sequence-classification``, ``causal-lm`` or ``question-answering``) defaults to
@@ -136,7 +176,10 @@ def export_model(
     exported, in registry order).
 
     The graph is checked against eager PyTorch in ONNX Runtime at two shapes other than the one it was
-    traced at; a mismatch raises ``ExportMismatch`` and leaves no artifact behind.
+    traced at; a mismatch raises ``ExportMismatch`` and leaves no artifact behind. ``precision`` ``int8`` or
+    ``fp16`` writes a reduced artifact instead, derived from the checked fp32 graph, checked against PyTorch
+    at its precision's tolerance and measured against fp32 on the labelled held-out texts of
+    ``fidelity_data`` (the first ``fidelity_limit`` of at least 20 tokens; see ``precision``).
     """
     import onnx
     import onnxruntime
@@ -150,6 +193,7 @@ def export_model(
 
     started = time.perf_counter()
     model_dir, out_dir = Path(model_dir), Path(out_dir)
+    check_precision_request(precision, fidelity_data)
     checkpoint = load_checkpoint(model_dir, task)
     weights = checkpoint.weights
     chosen = resolve_methods(methods)
@@ -198,7 +242,11 @@ def export_model(
         files = artifact.record_files(work, [*model_files, artifact.TOKENIZER_FILE])
         artifact.write_manifest(work, dataclasses.replace(manifest, files=files))
         check_against_eager(weights, names, has_token_types, work / artifact.MODEL_FILE)
-        for produced in work.iterdir():
-            shutil.move(str(produced), out_dir / produced.name)
+        if precision != "fp32":
+            assert fidelity_data is not None
+            reduce_checked(work, out_dir, precision, Path(fidelity_data), fidelity_limit, weights, has_token_types)
+        else:
+            for produced in work.iterdir():
+                shutil.move(str(produced), out_dir / produced.name)
     logger.info("exported %s to %s in %.1f s", model_dir, out_dir, time.perf_counter() - started)
     return out_dir

@@ -45,30 +45,66 @@ def largest_relative_error(onnx_value: np.ndarray, eager_value: np.ndarray) -> f
     return error / max(scale, 1e-6)
 
 
-def check_against_eager(
+@dataclasses.dataclass(frozen=True)
+class ToleranceClass:
+    """How far an output of a graph of one precision may be from the float64 answer, relative to its largest
+    magnitude: ``floor`` plus ``factor`` times eager float32 PyTorch's own error; ``numeric`` False checks
+    shapes and finiteness only (int8, whose fidelity is measured against fp32 on held-out texts instead)."""
+
+    floor: float
+    factor: float
+    numeric: bool = True
+
+
+TOLERANCE_CLASSES = {
+    "fp32": ToleranceClass(CHECK_TOLERANCE, ROUNDING_FACTOR),
+    # half precision keeps 11 significant bits where float32 keeps 24 (8192 times coarser)
+    "fp16": ToleranceClass(5e-2, 1000.0),
+    "int8": ToleranceClass(float("inf"), 0.0, numeric=False),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputCheck:
+    """One output's worst relative error over the checked shapes, what was allowed there, and where."""
+
+    error: float
+    allowed: float
+    finite: bool
+    shape: tuple[int, int]
+
+    @property
+    def passed(self) -> bool:
+        return self.finite and self.error <= self.allowed
+
+
+def errors_against_eager(
     weights: CanonicalWeights,
     methods: Sequence[str],
     has_token_types: bool,
     model_path: Path,
     shapes: Sequence[tuple[int, int]] = CHECK_SHAPES,
-) -> dict[str, float]:
-    """Run the graph and the eager code on random inputs of each shape; returns the worst relative error of
-    ONNX Runtime per output, and raises ``ExportMismatch`` naming the output and shape when one is wrong.
+    precision: str = "fp32",
+) -> dict[str, OutputCheck]:
+    """Run the graph and the eager code on random inputs of each shape; per output, its worst relative error
+    against eager PyTorch in float64 and what the precision's tolerance class allowed (the worst shape is
+    the one reported). A wrong output shape raises ``ExportMismatch`` at once.
 
-    Both are compared with the eager code in float64. An output passes when ONNX Runtime's error is within
-    ``CHECK_TOLERANCE`` plus ``ROUNDING_FACTOR`` times eager float32's own error: Chefer's rules divide by sums
-    that can cancel, so how far float32 rounding moves an output depends on the model and the input, and
-    eager float32 measures it. A wrong graph is off by order 1."""
+    Both are compared with the eager code in float64. An output passes when ONNX Runtime's error is within the
+    class's floor plus its factor times eager float32's own error: Chefer's rules divide by sums that can
+    cancel, so how far rounding moves an output depends on the model and the input, and eager float32
+    measures it. A wrong graph is off by order 1."""
     import onnxruntime
 
     from onnxplain.export import graph
 
+    tolerance_class = TOLERANCE_CLASSES[precision]
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     names = ["logits", *methods]
-    worst: dict[str, float] = dict.fromkeys(names, 0.0)
+    checks: dict[str, OutputCheck] = {}
     eager = graph.explain_function(weights, methods, has_token_types)
     exact = graph.explain_function(in_double(weights), methods, has_token_types)
     for seed, (batch, tokens) in enumerate(shapes):
@@ -85,12 +121,40 @@ def check_against_eager(
                     f"the exported graph's {name} has shape {onnx_value.shape} at input shape {(batch, tokens)}, "
                     f"eager PyTorch gives {eager_value.shape}; the export is broken, please report it"
                 )
-            error = largest_relative_error(onnx_value, exact_value)
-            allowed = CHECK_TOLERANCE + ROUNDING_FACTOR * largest_relative_error(eager_value, exact_value)
-            worst[name] = max(worst[name], error)
-            if not np.isfinite(onnx_value).all() or error > allowed:
-                raise ExportMismatch(
-                    f"the exported graph's {name} differs from eager PyTorch by {error:.2e} (relative, allowed "
-                    f"{allowed:.1e}) at batch {batch}, length {tokens}; the export is wrong, please report it"
-                )
-    return worst
+            finite = bool(np.isfinite(onnx_value).all())
+            if tolerance_class.numeric:
+                error = largest_relative_error(onnx_value, exact_value)
+                own = largest_relative_error(eager_value, exact_value)
+                allowed = tolerance_class.floor + tolerance_class.factor * own
+            else:
+                error, allowed = 0.0, float("inf")
+            check = OutputCheck(error, allowed, finite, (batch, tokens))
+            earlier = checks.get(name)
+            if (
+                earlier is None
+                or (earlier.passed and not check.passed)
+                or (earlier.passed == check.passed and check.error > earlier.error)
+            ):
+                checks[name] = check
+    return checks
+
+
+def check_against_eager(
+    weights: CanonicalWeights,
+    methods: Sequence[str],
+    has_token_types: bool,
+    model_path: Path,
+    shapes: Sequence[tuple[int, int]] = CHECK_SHAPES,
+    precision: str = "fp32",
+) -> dict[str, float]:
+    """``errors_against_eager``, raising ``ExportMismatch`` naming the first output that fails; returns the
+    worst relative error per output."""
+    checks = errors_against_eager(weights, methods, has_token_types, model_path, shapes, precision)
+    for name, check in checks.items():
+        if not check.passed:
+            batch, tokens = check.shape
+            raise ExportMismatch(
+                f"the exported graph's {name} differs from eager PyTorch by {check.error:.2e} (relative, allowed "
+                f"{check.allowed:.1e}) at batch {batch}, length {tokens}; the export is wrong, please report it"
+            )
+    return {name: check.error for name, check in checks.items()}

@@ -29,6 +29,13 @@ depends on that example alone, never on the rest of its batch. Per task (``manif
 The last column is ``manifest["explained_position"]``: the token whose final state the logits read, whose
 attention row the row-reading methods read. Character offsets of tokens are Unicode code points.
 
+Reduced-precision artifacts (``onnxplain export --precision`` or ``onnxplain quantize``) keep these inputs and
+outputs (float32 in and out) and add two manifest keys: ``precision`` (``int8`` or ``fp16``; absent means
+``fp32``) and ``fidelity``, measured against the fp32 artifact on held-out texts: the ``data``, the
+``thresholds``, and per method the Spearman correlation of token relevance (median, 5th percentile), top-5
+overlap, prediction agreement, AOPC and fp32's, ``relevance_path`` (``fp32`` where that method's own nodes were
+kept in fp32) and ``recommended`` (false: use the fp32 artifact for that method).
+
 The writer of this format lives in ``onnxplain.export``; everything else only reads it, through here.
 """
 

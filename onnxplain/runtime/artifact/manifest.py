@@ -66,6 +66,12 @@ class Manifest:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def precision(self) -> str:
+        """``fp32``, or ``int8`` / ``fp16`` for a reduced-precision artifact (its ``fidelity`` says how close
+        it stays to fp32; see the package docstring)."""
+        return str(self.extra.get("precision", "fp32"))
+
+    @property
     def default_head_mask(self) -> list[list[float]]:
         return self.head_mask["default"]
 

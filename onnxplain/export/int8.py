@@ -1,0 +1,200 @@
+"""An int8 copy of an explain graph: int8 weights, and integer matrix products in the forward and relevance
+passes.
+
+Every matrix product whose second operand is a weight matrix (directly, or its transpose or absolute value,
+as the backward passes and Chefer's linear rule read it) becomes ``MatMulInteger``: the weight is stored once
+as int8 with one symmetric per-tensor scale (the transpose and absolute value of the int8 matrix are exact and
+ONNX Runtime folds them when it loads the graph), and the other operand is quantised to uint8 when the graph runs,
+**row by row** (per token: the row's range, with 0, in 255 steps; the zero point is taken out afterwards with
+the weight's column sums, since ONNX Runtime's integer product takes one zero point only), so that an example's
+result never depends on the rest of its batch, which per-tensor dynamic quantisation (ONNX Runtime's
+``quantize_dynamic``) would break. Every other use of a weight (embedding look-ups, products left in fp32) reads the
+int8 weights dequantised by a constant expression that ONNX Runtime folds at load (embedding tables get one
+scale per row). Only standard ONNX operators are written.
+
+Products named in ``keep_fp32`` (ONNX node names) stay fp32 products of the dequantised weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+MIN_WEIGHT_SIDE = 16  # 2-D float tensors at least this long on both sides are weights; the rest stays fp32
+LEVELS = 127.0  # int8 weights: symmetric, -127..127
+ACTIVATION_LEVELS = 255.0  # uint8 activations: each row's range (with 0) in 255 steps
+
+
+@dataclass
+class QuantisedGraph:
+    model: onnx.ModelProto
+    integer_products: list[str] = field(default_factory=list)  # names of the products now in int8
+    fp32_products: list[str] = field(default_factory=list)  # products with a weight operand kept in fp32
+
+
+def weight_source(name: str, producers: dict[str, onnx.NodeProto], weights: dict[str, np.ndarray]):
+    """``(weight name, [Transpose/Abs nodes from the weight to name])`` when ``name`` is a 2-D weight seen
+    through transposes and absolute values, else None."""
+    chain: list[onnx.NodeProto] = []
+    while name not in weights:
+        node = producers.get(name)
+        if node is None or node.op_type not in ("Transpose", "Abs") or len(node.input) != 1:
+            return None
+        if node.op_type == "Transpose":
+            perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), [1, 0])
+            if perm != [1, 0]:
+                return None
+        chain.append(node)
+        name = node.input[0]
+    return name, list(reversed(chain))
+
+
+def is_plain_gemm(node: onnx.NodeProto) -> bool:
+    attributes = _attributes(node)
+    return attributes.get("transA", 0) == 0 and attributes.get("alpha", 1.0) == attributes.get("beta", 1.0) == 1.0
+
+
+def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> QuantisedGraph:
+    """The int8 graph of ``model`` (which is not changed)."""
+    source = onnx.ModelProto()
+    source.CopyFrom(model)
+    graph = source.graph
+    inputs = {i.name for i in graph.input}
+    weights = {
+        t.name: numpy_helper.to_array(t)
+        for t in graph.initializer
+        if t.data_type == TensorProto.FLOAT
+        and len(t.dims) == 2
+        and min(t.dims) >= MIN_WEIGHT_SIDE
+        and t.name not in inputs
+    }
+    producers = {out: node for node in graph.node for out in node.output}
+    inferred = onnx.shape_inference.infer_shapes(source).graph
+    ranks = {
+        v.name: len(v.type.tensor_type.shape.dim)
+        for v in [*inferred.value_info, *inferred.input]
+        if v.type.tensor_type.HasField("shape")
+    }
+    result = QuantisedGraph(source)
+    products: dict[str, tuple[str, list[onnx.NodeProto]]] = {}
+    for node in graph.node:
+        if node.op_type not in ("MatMul", "Gemm") or (node.op_type == "Gemm" and not is_plain_gemm(node)):
+            continue
+        found = weight_source(node.input[1], producers, weights)
+        if found is None:
+            continue
+        if node.name in keep_fp32 or ranks.get(node.input[0]) != 2:  # quantised row by row: 2-D operands only
+            result.fp32_products.append(node.name)
+            continue
+        products[node.name] = found
+
+    quantised_weights = {name for name, _ in products.values()}
+    added: list[TensorProto] = [
+        numpy_helper.from_array(np.array([-1], dtype=np.int64), "int8/last_axis"),
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "int8/first_axis"),
+        numpy_helper.from_array(np.array(1.0 / ACTIVATION_LEVELS, dtype=np.float32), "int8/inverse_levels"),
+        numpy_helper.from_array(np.array(np.finfo(np.float32).tiny, dtype=np.float32), "int8/tiny"),
+        numpy_helper.from_array(np.array(0.0, dtype=np.float32), "int8/zero"),
+        numpy_helper.from_array(np.array(ACTIVATION_LEVELS, dtype=np.float32), "int8/top"),
+    ]
+    scales: dict[str, str] = {}
+    dequantised: dict[str, list[onnx.NodeProto]] = {}
+    for name, values in weights.items():
+        per_row = name not in quantised_weights  # embedding tables and other look-ups: one scale per row
+        largest = np.abs(values).max(axis=1, keepdims=True) if per_row else np.abs(values).max()
+        scale = (np.maximum(largest, np.finfo(np.float32).tiny) / LEVELS).astype(np.float32)
+        integers = np.clip(np.round(values / scale), -LEVELS, LEVELS).astype(np.int8)
+        added.append(numpy_helper.from_array(integers, f"{name}/int8"))
+        added.append(numpy_helper.from_array(np.asarray(scale, dtype=np.float32), f"{name}/scale"))
+        scales[name] = f"{name}/scale"
+        # the weight's name now names its dequantised value, for every use that is not an integer product
+        dequantised[name] = [
+            helper.make_node("Cast", [f"{name}/int8"], [f"{name}/int8_as_float"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", [f"{name}/int8_as_float", f"{name}/scale"], [name]),
+        ]
+
+    rewritten: list[onnx.NodeProto] = []
+    for node in graph.node:
+        if node.name not in products:
+            rewritten.append(node)
+            continue
+        weight, chain = products[node.name]
+        prefix = f"int8/{node.name}"
+        operand = f"{weight}/int8"
+        for index, step in enumerate(chain):
+            rewritten.append(helper.make_node(step.op_type, [operand], [f"{prefix}/b{index}"], **_attributes(step)))
+            operand = f"{prefix}/b{index}"
+        if node.op_type == "Gemm" and _attributes(node).get("transB", 0):
+            rewritten.append(helper.make_node("Transpose", [operand], [f"{prefix}/bT"], perm=[1, 0]))
+            operand = f"{prefix}/bT"
+        activation = node.input[0]
+        rewritten += activation_quantisation(activation, prefix)
+        rewritten += [
+            helper.make_node("MatMulInteger", [f"{prefix}/a_q", operand], [f"{prefix}/int32"]),
+            helper.make_node("Cast", [f"{prefix}/int32"], [f"{prefix}/float"], to=TensorProto.FLOAT),
+            # the activations' zero point, taken out afterwards: sum_k (a_k - z) b_kj = (a b)_j - z sum_k b_kj
+            helper.make_node("Cast", [operand], [f"{prefix}/b_float"], to=TensorProto.FLOAT),
+            helper.make_node("ReduceSum", [f"{prefix}/b_float", "int8/first_axis"], [f"{prefix}/b_sums"], keepdims=0),
+            helper.make_node("Mul", [f"{prefix}/a_zero_point", f"{prefix}/b_sums"], [f"{prefix}/offset"]),
+            helper.make_node("Sub", [f"{prefix}/float", f"{prefix}/offset"], [f"{prefix}/centred"]),
+            helper.make_node("Mul", [f"{prefix}/a_scale", scales[weight]], [f"{prefix}/scale"]),
+        ]
+        product = node.output[0] if node.op_type == "MatMul" or len(node.input) < 3 else f"{prefix}/product"
+        rewritten.append(helper.make_node("Mul", [f"{prefix}/centred", f"{prefix}/scale"], [product]))
+        if product != node.output[0]:
+            rewritten.append(helper.make_node("Add", [product, node.input[2]], [node.output[0]]))
+        result.integer_products.append(node.name)
+
+    used = {name for node in rewritten for name in node.input} | {o.name for o in graph.output}
+    constants = [step for name, steps in dequantised.items() if name in used for step in steps]
+    del graph.node[:]
+    graph.node.extend(constants + rewritten)
+    remaining = [t for t in graph.initializer if t.name not in weights]
+    del graph.initializer[:]
+    graph.initializer.extend(remaining + added)
+    needed = {name for node in graph.node for name in node.input}
+    survivors = [t for t in graph.initializer if t.name in needed or t.name in inputs]
+    del graph.initializer[:]
+    graph.initializer.extend(survivors)
+    _ensure_opset(source, 13)
+    return result
+
+
+def activation_quantisation(activation: str, prefix: str) -> list[onnx.NodeProto]:
+    """Nodes that quantise the 2-D ``activation`` to uint8 row by row: each row's range, widened to include 0,
+    in 255 steps (``QuantizeLinear`` along axis 0). Outputs ``{prefix}/a_q``, and ``/a_scale`` and
+    ``/a_zero_point`` as float [rows, 1]."""
+
+    def node(op: str, inputs: list[str], output: str, **attributes: object) -> onnx.NodeProto:
+        return helper.make_node(op, inputs, [f"{prefix}/{output}"], **attributes)
+
+    return [
+        node("ReduceMin", [activation, "int8/last_axis"], "row_min", keepdims=0),
+        node("ReduceMax", [activation, "int8/last_axis"], "row_max", keepdims=0),
+        node("Min", [f"{prefix}/row_min", "int8/zero"], "low"),
+        node("Max", [f"{prefix}/row_max", "int8/zero"], "high"),
+        node("Sub", [f"{prefix}/high", f"{prefix}/low"], "range"),
+        node("Max", [f"{prefix}/range", "int8/tiny"], "range_safe"),
+        node("Mul", [f"{prefix}/range_safe", "int8/inverse_levels"], "row_scale"),
+        node("Div", [f"{prefix}/low", f"{prefix}/row_scale"], "low_steps"),
+        node("Round", [f"{prefix}/low_steps"], "low_rounded"),
+        node("Neg", [f"{prefix}/low_rounded"], "row_zero_point"),
+        node("Cast", [f"{prefix}/row_zero_point"], "row_zero_point_uint8", to=TensorProto.UINT8),
+        node("QuantizeLinear", [activation, f"{prefix}/row_scale", f"{prefix}/row_zero_point_uint8"], "a_q", axis=0),
+        node("Unsqueeze", [f"{prefix}/row_scale", "int8/last_axis"], "a_scale"),
+        node("Unsqueeze", [f"{prefix}/row_zero_point", "int8/last_axis"], "a_zero_point"),
+    ]
+
+
+def _attributes(node: onnx.NodeProto) -> dict:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _ensure_opset(model: onnx.ModelProto, minimum: int) -> None:
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx") and opset.version < minimum:
+            opset.version = minimum

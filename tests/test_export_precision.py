@@ -1,0 +1,132 @@
+"""Reduced-precision artifacts: the int8 graph (integer products, int8 weights, batch-independent), the fp16
+graph, and the fidelity each reports in its manifest."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from onnxplain.cli import main
+from onnxplain.export import graph
+from onnxplain.export.checkpoint import load_checkpoint
+from onnxplain.export.fidelity import average_ranks, spearman, top_overlap
+from onnxplain.export.int8 import quantise_int8, weight_source
+from onnxplain.runtime import Explainer
+from onnxplain.runtime.artifact import METHODS, MODEL_FILE, read_manifest
+
+WORDS = (
+    "the film was a quiet and warm story about a captain his daughter and an old boat that nobody wanted "
+    "to keep the acting felt honest the jokes mostly landed and the music never pushed too hard"
+).split()
+
+
+def labelled_csv(path: Path, count: int, labels: int, seed: int = 0) -> Path:
+    generator = np.random.default_rng(seed)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for row in range(count):
+            words = generator.choice(WORDS, size=24 + row % 7)
+            writer.writerow([" ".join(words), row % labels])
+    return path
+
+
+def run_graph(model: onnx.ModelProto, inputs: tuple[torch.Tensor, ...]) -> list[np.ndarray]:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    feeds = {n: t.numpy() for n, t in zip(graph.input_names(True), inputs, strict=True)}
+    return session.run(None, feeds)
+
+
+def test_int8_graph_multiplies_every_weight_in_integers_and_keeps_examples_apart(
+    tiny_model_dir: Path, tiny_artifact: Path
+) -> None:
+    model = onnx.load(str(tiny_artifact / MODEL_FILE))
+    quantised = quantise_int8(model)
+    operators = Counter(node.op_type for node in quantised.model.graph.node)
+    assert quantised.integer_products and not quantised.fp32_products
+    assert operators["MatMulInteger"] == len(quantised.integer_products)
+    large = {t.name: None for t in model.graph.initializer if len(t.dims) == 2 and min(t.dims) >= 16}
+    producers = {out: n for n in quantised.model.graph.node for out in n.output}
+    for node in quantised.model.graph.node:  # no fp32 product reads a weight matrix (the 3-label head is none)
+        if node.op_type in ("Gemm", "MatMul"):
+            assert weight_source(node.input[1], producers, large) is None, node.name
+    stored = [
+        t for t in quantised.model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 2
+    ]
+    assert all(min(t.dims) < 16 for t in stored)  # every weight matrix is int8 (a 3-label head stays fp32)
+
+    def weight_bytes(m: onnx.ModelProto) -> int:
+        return sum(t.ByteSize() for t in m.graph.initializer)
+
+    assert weight_bytes(quantised.model) < 0.3 * weight_bytes(model)
+
+    weights = load_checkpoint(tiny_model_dir).weights
+    inputs = graph.example_inputs(weights, 4, 19, True, seed=3)
+    fp32, int8 = run_graph(model, inputs), run_graph(quantised.model, inputs)
+    assert all(np.isfinite(value).all() for value in int8)
+    assert np.abs(int8[0] - fp32[0]).max() < 0.1 * np.abs(fp32[0]).max()  # logits
+    alone = run_graph(quantised.model, tuple(t[1:2] if t.dim() and t.shape[0] == 4 else t for t in inputs))
+    for together, single in zip(int8, alone, strict=True):  # each row is quantised by itself
+        assert np.allclose(together[1:2], single, rtol=1e-4, atol=1e-6 * max(1.0, float(np.abs(single).max())))
+
+
+def test_fidelity_measures() -> None:
+    assert list(average_ranks(np.array([3.0, 1.0, 3.0, 2.0]))) == [2.5, 0.0, 2.5, 1.0]
+    assert spearman(np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0, 30.0])) == pytest.approx(1.0)
+    assert spearman(np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0])) == pytest.approx(-1.0)
+    assert top_overlap(np.arange(8.0), np.arange(8.0)[::-1], k=5) == pytest.approx(2 / 5)
+
+
+def test_quantize_command_writes_an_int8_artifact_with_its_fidelity(
+    tiny_artifact: Path, tmp_path: Path, capsys
+) -> None:
+    manifest = read_manifest(tiny_artifact)
+    data = labelled_csv(tmp_path / "heldout.csv", 8, len(manifest.labels))
+    out = tmp_path / "int8"
+    assert main(["quantize", str(tiny_artifact), str(out), "--precision", "int8", "--data", str(data)]) == 0
+    reduced = read_manifest(out)
+    assert reduced.extra["precision"] == "int8"
+    fidelity = reduced.extra["fidelity"]
+    assert fidelity["data"]["texts"] == 8 and set(fidelity["methods"]) == set(METHODS)
+    for measures in fidelity["methods"].values():
+        assert -1.0 <= measures["spearman_p5"] <= measures["spearman_median"] <= 1.0
+        assert 0.0 <= measures["top5_overlap"] <= 1.0 and 0.0 <= measures["prediction_agreement"] <= 1.0
+        assert measures["relevance_path"] in ("int8", "fp32") and isinstance(measures["recommended"], bool)
+        assert measures["recommended"] == (
+            abs(measures["aopc_relative_difference"]) <= fidelity["thresholds"]["aopc_relative"]
+            and measures["spearman_median"] >= fidelity["thresholds"]["spearman_median"]
+            and measures["check_against_pytorch"]
+        )
+    explanation = Explainer.load(out).explain("a warm and honest film", "attnlrp")[0]
+    assert np.isfinite(explanation.relevance).all()
+    assert "Spearman median" in capsys.readouterr().out
+
+
+def test_fp16_artifact_is_checked_against_pytorch_at_its_tolerance(tiny_artifact: Path, tmp_path: Path) -> None:
+    manifest = read_manifest(tiny_artifact)
+    data = labelled_csv(tmp_path / "heldout.csv", 6, len(manifest.labels), seed=1)
+    out = tmp_path / "fp16"
+    assert main(["quantize", str(tiny_artifact), str(out), "--precision", "fp16", "--data", str(data)]) == 0
+    reduced = read_manifest(out)
+    assert reduced.extra["precision"] == "fp16"
+    types = Counter(t.data_type for t in onnx.load(str(out / MODEL_FILE)).graph.initializer if len(t.dims) == 2)
+    assert types[onnx.TensorProto.FLOAT16] > 0
+    checked = [m["check_against_pytorch"] for m in reduced.extra["fidelity"]["methods"].values()]
+    assert sum(checked) >= len(checked) // 2  # most methods stay within fp16's tolerance class
+
+
+def test_reduced_precision_needs_held_out_data(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from onnxplain.errors import UserError
+    from onnxplain.export import export_model
+
+    with pytest.raises(UserError, match="--fidelity-data"):
+        export_model(tiny_model_dir, tmp_path / "out", methods=["cp-lrp"], precision="int8")
