@@ -4,6 +4,7 @@ graph, and the fidelity each reports in its manifest."""
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from onnxplain.export.checkpoint import load_checkpoint
 from onnxplain.export.fidelity import average_ranks, spearman, top_overlap
 from onnxplain.export.int8 import quantise_int8, weight_source
 from onnxplain.runtime import Explainer
-from onnxplain.runtime.artifact import MODEL_FILE, read_manifest
+from onnxplain.runtime.artifact import MODEL_FILE, manifest_schema, read_manifest
 
 WORDS = (
     "the film was a quiet and warm story about a captain his daughter and an old boat that nobody wanted "
@@ -106,6 +107,8 @@ def test_quantize_command_writes_an_int8_artifact_with_its_fidelity(
             and measures["spearman_median"] >= fidelity["thresholds"]["spearman_median"]
             and measures["check_against_pytorch"]
         )
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(json.loads((out / "manifest.json").read_text()), manifest_schema())
     explanation = Explainer.load(out).explain("a warm and honest film", "attnlrp")[0]
     assert np.isfinite(explanation.relevance).all()
     assert "Spearman median" in capsys.readouterr().out
