@@ -77,7 +77,9 @@ def test_page_is_well_formed_and_self_contained() -> None:
     relevance = {m: [np.random.default_rng(i).normal(size=len(t.offsets)) for t in texts] for i, m in
                  enumerate(methods[:2])}  # fmt: skip
     shown = [ShownText(1, "1. most disagreement"), ShownText(0, "drawn at random")]
-    page = comparison_page(report, texts, relevance, np.array([0.9, 0.7]), [0.5, -0.3], shown, {0: "neg", 1: "pos"})
+    descriptions = {"cp-lrp": "CP-LRP <rules>", "attcat": ""}  # a format-2 artifact describes no method
+    labels = {0: "neg", 1: "pos"}
+    page = comparison_page(report, texts, relevance, np.array([0.9, 0.7]), [0.5, -0.3], shown, labels, descriptions)
     checker = Balance()
     checker.feed(page)
     assert checker.problems == [] and checker.open == []
@@ -85,4 +87,5 @@ def test_page_is_well_formed_and_self_contained() -> None:
     assert page.index("Row 1 · gold pos") > page.index('id="texts"')
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page) and "<script" not in page
     assert "@media (max-width: 640px)" in page  # one column on a phone
+    assert "<b>cp-lrp</b>: CP-LRP &lt;rules&gt;" in page and "<b>attcat</b>" not in page
     assert page.count('<tr class="reference">') == len(report.protocols) + 1  # each table and the ranks

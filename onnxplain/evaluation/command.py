@@ -184,7 +184,9 @@ def run(args: argparse.Namespace) -> int:
         page_texts=args.page_texts,
         page_random_texts=args.page_random_texts,
     )
-    paths = write_evaluation(args.out, run_facts, encoded, curves, explainer.labels, time.perf_counter() - started)
+    descriptions = {name: record.description for name, record in manifest.methods.items()}
+    seconds = time.perf_counter() - started
+    paths = write_evaluation(args.out, run_facts, encoded, curves, explainer.labels, seconds, descriptions)
     print(paths[0].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0

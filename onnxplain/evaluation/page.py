@@ -231,8 +231,10 @@ def comparison_page(
     agreement: Sequence[float],
     shown: Sequence[ShownText],
     labels: Mapping[int, str],
+    descriptions: Mapping[str, str] | None = None,
 ) -> str:
-    """The whole page; ``relevance`` holds the methods to show side by side (every text, unpadded)."""
+    """The whole page; ``relevance`` holds the methods to show side by side (every text, unpadded);
+    ``descriptions``: each method's one line, as the artifact describes it."""
     nav = ['<a href="#ranks">ranks</a>'] + [f'<a href="#{p}">{p}</a>' for p in report.protocols]
     sections = [
         '<section id="ranks"><h2>Rank of each method per protocol</h2>'
@@ -278,6 +280,13 @@ def comparison_page(
             "(lowest mean Spearman correlation over pairs of methods), then a few drawn at random.</p>"
             + cards
             + "</section>"
+        )
+    described = {n: d for n, d in (descriptions or {}).items() if d and n in report.methods}
+    if described:
+        nav.append('<a href="#methods">methods</a>')
+        items = "".join(f"<li><b>{escape(n)}</b>: {escape(d)}</li>" for n, d in described.items())
+        sections.append(
+            f'<section id="methods"><h2>Methods</h2><p>As the artifact describes them.</p><ul>{items}</ul></section>'
         )
     reference = escape(report.reference) if report.reference else "none"
     intro = (

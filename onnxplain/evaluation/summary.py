@@ -92,9 +92,16 @@ def shown_texts(curves: Curves, encoded: EncodedTexts, run: Run) -> tuple[list[f
 
 
 def write_evaluation(
-    out: Path, run: Run, encoded: EncodedTexts, curves: Curves, labels: dict[int, str], seconds: float
+    out: Path,
+    run: Run,
+    encoded: EncodedTexts,
+    curves: Curves,
+    labels: dict[int, str],
+    seconds: float,
+    descriptions: dict[str, str] | None = None,
 ) -> list[Path]:
-    """Every output file of an evaluation; the first is ``results.md``."""
+    """Every output file of an evaluation; the first is ``results.md``; ``descriptions`` (each method's line)
+    go on the page."""
     report = build_report(run, encoded, curves, seconds)
     paths = write_report(report, out)
     agreement, shown = shown_texts(curves, encoded, run)
@@ -106,6 +113,7 @@ def write_evaluation(
         agreement,
         shown,
         labels,
+        descriptions,
     )
     paths.append(out / "results.html")
     paths[-1].write_text(page, encoding="utf-8")
