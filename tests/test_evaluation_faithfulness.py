@@ -127,7 +127,8 @@ def test_the_random_floor_is_seeded_and_independent_of_batching(explainer: Expla
     other = perturbation_curves(explainer, texts, floor, pad, seed=12, batch_size=2)
     for a, b in zip(first.relevance[RANDOM], again.relevance[RANDOM], strict=True):
         assert np.array_equal(a, b)
-    assert np.array_equal(first.steps["pad"][RANDOM], again.steps["pad"][RANDOM])
+    # the same copies; their probabilities agree to float32 rounding (other batches pad them differently)
+    np.testing.assert_allclose(first.steps["pad"][RANDOM], again.steps["pad"][RANDOM], atol=1e-5)
     assert not all(np.array_equal(a, b) for a, b in zip(first.relevance[RANDOM], other.relevance[RANDOM], strict=True))
     assert not np.allclose(first.steps["pad"][RANDOM], other.steps["pad"][RANDOM])
 
