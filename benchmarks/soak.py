@@ -48,7 +48,7 @@ def headline_jobs(count: int) -> list[Job]:
 def report(name: str, server: Server, outcomes: list, seconds: float, limit: int | None) -> dict:
     memory = server.get("/metadata").get("memory", {})
     loaded = memory.get("loaded_model_bytes")
-    peak = server.memory.peak_bytes
+    peak = server.peak_bytes()
     figures = latency_figures(outcomes, seconds)
     found = problems(outcomes, None)
     within = "" if limit is None else f" (limit {format_size(limit)}: {'within' if peak <= limit else 'OVER'})"
@@ -64,11 +64,11 @@ def report(name: str, server: Server, outcomes: list, seconds: float, limit: int
 
 
 def start(args: argparse.Namespace, budgeted: bool) -> Server:
-    arguments = ["--max-batch", str(args.max_batch), "--drain-timeout", str(args.drain_timeout)]
+    arguments = ["--max-batch", str(args.max_batch)]
     pythonpath = None
     if budgeted:
-        arguments += ["--memory-budget", args.budget]
-    elif args.before_src is not None:
+        arguments += ["--memory-budget", args.budget, "--drain-timeout", str(args.drain_timeout)]
+    elif args.before_src is not None:  # code from before the budget knows neither option
         pythonpath = str(args.before_src)
     else:
         arguments += ["--memory-budget", "unlimited"]
@@ -109,6 +109,7 @@ def sigterm_part(args: argparse.Namespace) -> None:
 
         jobs = mixed_jobs(100_000, args.methods, seed=4)
         started = time.monotonic()
+        peak_before = server.peak_bytes()
         outcomes, signalled = asyncio.run(
             server.terminate_under_load(jobs, args.clients, args.seconds + 60, 10**9, args.sigterm_after)
         )
@@ -119,7 +120,7 @@ def sigterm_part(args: argparse.Namespace) -> None:
         in_flight = [o for o in outcomes if o.sent_at < signalled < o.sent_at + o.seconds]
         answered = sum(o.status == o.job.status for o in in_flight)
         refused = sum(o.status in (None, 503) for o in outcomes if o.sent_at > signalled)
-        peak = server.memory.peak_bytes
+        peak = max(peak_before, server.memory.peak_bytes)
         print(
             f"  SIGTERM after {after:.0f} s of load: exit status {code} {exited:.1f} s later; "
             f"{answered} of {len(in_flight)} requests in flight at the signal answered; {refused} sent later "

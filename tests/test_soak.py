@@ -44,7 +44,7 @@ def test_soak_within_the_budget_then_sigterm_answers_every_accepted_request(
         assert problems(outcomes, expected) == []
         assert len(outcomes) == len(jobs) or elapsed > 90
         assert {o.job.kind for o in outcomes} == {"short", "long", "bad"}
-        assert server.memory.peak_bytes <= limit, (server.memory.peak_bytes, limit)
+        assert server.peak_bytes() <= limit, (server.peak_bytes(), limit)
 
         outcomes, signalled = asyncio.run(server.terminate_under_load(mixed_jobs(3000, METHODS, seed=2), 32, 60, 100))
         assert server.wait(timeout=75) == 0

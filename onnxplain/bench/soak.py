@@ -270,7 +270,9 @@ class Server:
         env = {**os.environ, "NO_COLOR": "1"}
         if self.pythonpath is not None:
             env["PYTHONPATH"] = self.pythonpath
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # python -m puts the working directory first on sys.path: run from the code that is meant to run
+        folder = self.pythonpath or None
+        self.process = subprocess.Popen(command, env=env, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.memory = MemoryWatch(self.process.pid)
         deadline = time.monotonic() + timeout
         while asyncio.run(self._health()) is None:
@@ -335,6 +337,14 @@ class Server:
             return self.process.wait(timeout)
         finally:
             self.memory.stop()
+
+    def peak_bytes(self) -> int:
+        """The server's peak resident memory: its own account (``/health``: across the resets of ``VmHWM`` that
+        its probes and calls make) where it gives one, and what the watch saw."""
+        reported = 0
+        if self.process.poll() is None:
+            reported = int(self.get("/health").get("peak_resident_bytes") or 0)
+        return max(reported, self.memory.peak_bytes)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -6,6 +6,7 @@ batches, runs the graph and hands each row of its outputs to the task.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -188,24 +189,33 @@ class Explainer:
         names = [LOGITS] + [self.manifest.output_name(m) for m in methods]
         default_mask = np.asarray(self.manifest.default_head_mask, dtype=np.float32)
         rows = self.memory.rows_per_call(methods, len(input_ids), input_ids.shape[1])  # within the memory budget
-        values = self._run_rows(names, feeds, {HEAD_MASK: default_mask}, rows)
+        values = self._run_rows(names, feeds, {HEAD_MASK: default_mask}, rows, methods)
         outputs = {LOGITS: values[0]}
         outputs.update(zip(methods, values[1:], strict=True))
         return outputs
 
     def _run_rows(
-        self, names: list[str], feeds: dict[str, np.ndarray], defaults: dict[str, np.ndarray], rows: int
+        self,
+        names: list[str],
+        feeds: dict[str, np.ndarray],
+        defaults: dict[str, np.ndarray],
+        rows: int,
+        methods: Sequence[str],
     ) -> list[np.ndarray]:
         """The session's outputs, computed ``rows`` examples at a time and joined (every output of an
         example depends on that example alone); ``head_mask`` is the one feed without a batch axis."""
         batch = len(feeds[INPUT_IDS])
-        if rows >= batch:
-            return self._sessions.run(names, feeds, defaults=defaults)
         parts = []
         for first in range(0, batch, rows):
-            part = {k: v if k == HEAD_MASK else v[first : first + rows] for k, v in feeds.items()}
-            parts.append(self._sessions.run(names, part, defaults=defaults))
-        return [np.concatenate(values) for values in zip(*parts, strict=True)]
+            part = (
+                feeds
+                if rows >= batch
+                else {k: v if k == HEAD_MASK else v[first : first + rows] for k, v in feeds.items()}
+            )
+            shape = part[INPUT_IDS].shape
+            run = functools.partial(self._sessions.run, names, part, defaults=defaults)
+            parts.append(self.memory.run_call(methods, shape[0], shape[1], run))
+        return parts[0] if len(parts) == 1 else [np.concatenate(values) for values in zip(*parts, strict=True)]
 
     def check_method(self, method: str) -> None:
         if method not in self.methods:

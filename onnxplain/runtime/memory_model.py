@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +28,7 @@ import numpy as np
 from onnxplain.runtime import process_memory
 
 MARGIN = 1.1  # on top of the scaled fit: allocator rounding and measurement noise
+PROBE_VERSION = 2  # in the cache's entry names: entries measured by an older probe are measured again
 Shape = tuple[int, int]  # (batch, tokens)
 Probe = tuple[int, int, int]  # (batch, tokens, measured bytes)
 
@@ -97,6 +100,56 @@ def probe_shapes(max_length: int) -> list[Shape]:
     return shapes
 
 
+class CallsAndProbes:
+    """A probe measures the whole process, so nothing else may run beside it: calls share, a probe excludes
+    (every explainer of the process, every thread). The probing thread's own calls pass (``probing_here``)."""
+
+    def __init__(self) -> None:
+        self._state = threading.Condition()
+        self._calls = 0
+        self._probing = False
+        self._here = threading.local()
+
+    def probing_here(self) -> bool:
+        return bool(getattr(self._here, "probing", False))
+
+    @contextmanager
+    def call(self) -> Iterator[None]:
+        with self._state:
+            while self._probing:
+                self._state.wait()
+            self._calls += 1
+        try:
+            yield
+        finally:
+            with self._state:
+                self._calls -= 1
+                self._state.notify_all()
+
+    @contextmanager
+    def probe(self) -> Iterator[None]:
+        with self._state:
+            while self._probing or self._calls:
+                self._state.wait()
+            self._probing = True
+        self._here.probing = True
+        try:
+            yield
+        finally:
+            self._here.probing = False
+            with self._state:
+                self._probing = False
+                self._state.notify_all()
+
+
+MEASURING = CallsAndProbes()
+
+
+def refit(model: WorkingMemory, batch: int, tokens: int, measured: int) -> WorkingMemory:
+    """The model refitted with one more measured call (one it underestimated)."""
+    return fit((*model.probes, (batch, tokens, measured)))
+
+
 def measure_call(call: Callable[[], object]) -> int | None:
     """How much one call raised this process's resident memory; None where it cannot be told (no /proc)."""
     process_memory.trim()
@@ -110,7 +163,8 @@ def measure_call(call: Callable[[], object]) -> int | None:
 def probe(run: Callable[[int, int], object], max_length: int, limit: int) -> WorkingMemory | None:
     """Measure ``run(batch, tokens)`` at ``probe_shapes`` and fit; a shape that the calls so far (scaled by
     batch and tokens squared) say would cost more than ``limit`` bytes is skipped. None without /proc. A first,
-    unmeasured call at two tokens builds whatever the calls need once (the session, its kernels)."""
+    unmeasured call at two tokens builds whatever the calls need once (the session, its kernels). A call that
+    measures less than a smaller one did is measured again, and never counts for less than that one."""
     run(1, 2)
     probes: list[Probe] = []
     for batch, tokens in probe_shapes(max_length):
@@ -121,5 +175,8 @@ def probe(run: Callable[[int, int], object], max_length: int, limit: int) -> Wor
         measured = measure_call(functools.partial(run, batch, tokens))
         if measured is None:
             return None
+        smaller = max((m for b, t, m in probes if b <= batch and t <= tokens), default=0)
+        if measured < smaller:  # a larger call cannot need less: memory was reused; measure it again
+            measured = max(smaller, measure_call(functools.partial(run, batch, tokens)) or 0)
         probes.append((batch, tokens, measured))
     return fit(probes)

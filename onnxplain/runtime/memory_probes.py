@@ -18,7 +18,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from onnxplain.cache import cache_dir
-from onnxplain.runtime.memory_model import WorkingMemory
+from onnxplain.runtime.memory_model import PROBE_VERSION, WorkingMemory
 
 CHUNK = 1 << 20
 
@@ -37,7 +37,7 @@ class ProbeCache:
 
     def __init__(self, model_file: Path, setting: str, folder: Path | None = None) -> None:
         self.path = (folder or cache_dir() / "memory") / f"{file_sha256(model_file)}.json"
-        self.entry = f"onnxruntime {ort.__version__}; {setting}"
+        self.entry = f"onnxruntime {ort.__version__}; {setting}; probe {PROBE_VERSION}"
         self._lock = threading.Lock()
 
     def _read_all(self) -> dict:

@@ -12,9 +12,12 @@ import ctypes.util
 import functools
 import resource
 import sys
+import threading
 from pathlib import Path
 
 KIB = 1024
+_peak_lock = threading.Lock()
+_peak_before_resets = 0  # the high-water mark as it stood before each reset, the largest
 
 
 def status_kib(field: str) -> int | None:
@@ -35,12 +38,18 @@ def resident_bytes() -> int | None:
 
 
 def reset_high_water_mark() -> bool:
-    """Set ``VmHWM`` back to the present ``VmRSS`` (``/proc/self/clear_refs``); False where not allowed."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
+    """Set ``VmHWM`` back to the present ``VmRSS`` (``/proc/self/clear_refs``); False where not allowed. The mark
+    it clears is kept for ``process_peak_bytes``."""
+    global _peak_before_resets
+    with _peak_lock:
+        mark = status_kib("VmHWM")
+        if mark is not None:
+            _peak_before_resets = max(_peak_before_resets, mark * KIB)
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            return True
+        except OSError:
+            return False
 
 
 def peak_resident_bytes() -> int:
@@ -50,6 +59,12 @@ def peak_resident_bytes() -> int:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak if sys.platform == "darwin" else peak * KIB
     return kib * KIB
+
+
+def process_peak_bytes() -> int:
+    """The most this process has held resident since it started, whatever resets of ``VmHWM`` came between."""
+    with _peak_lock:
+        return max(_peak_before_resets, peak_resident_bytes())
 
 
 @functools.cache

@@ -39,6 +39,7 @@ from onnxplain.runtime.draining import Drain, DrainMiddleware
 from onnxplain.runtime.explainer import Explainer
 from onnxplain.runtime.microbatch import MicroBatcher, QueueFull
 from onnxplain.runtime.openapi import openapi_document, request_schema
+from onnxplain.runtime.process_memory import process_peak_bytes, resident_bytes
 from onnxplain.runtime.request_checks import RequestChecker
 from onnxplain.runtime.server_limits import ServerLimits
 
@@ -178,7 +179,8 @@ def create_app(explainer: Explainer, limits: ServerLimits | None = None, model_n
         return JSONResponse({"results": [r.to_json() for r in results]})
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "queued_texts": batcher.queued, "batches": batcher.batches})
+        memory = {"resident_bytes": resident_bytes(), "peak_resident_bytes": process_peak_bytes()}
+        return JSONResponse({"status": "ok", "queued_texts": batcher.queued, "batches": batcher.batches, **memory})
 
     async def get_metadata(request: Request) -> Response:
         return JSONResponse({**about, "memory": explainer.memory.to_json()})
