@@ -119,3 +119,18 @@ def test_a_text_too_large_for_the_budget_alone_is_refused_naming_the_budget_and_
     message = str(refused.value)
     assert "text 1 has 300 tokens" in message and "300.0 MiB" in message and "memory budget of 256.0 MiB" in message
     assert message.count(".") <= 3  # one sentence (the dots are the two sizes' decimals)
+
+
+@needs_proc
+def test_a_large_call_that_outgrows_its_model_refits_it_and_a_small_noisy_one_does_not() -> None:
+    from onnxplain.runtime.memory_budget import MemoryBudget
+    from onnxplain.runtime.memory_planner import MemoryPlanner
+
+    planner = MemoryPlanner(MemoryBudget(256 * MIB, "test"), 0, 2048, lambda m, b, t: None, lambda: 0)
+    per_pair = 80 * MIB / 1000**2  # the model says 80 MiB for one text of 1000 tokens
+    planner.models["m"] = WorkingMemory(0.0, 0.0, per_pair, probes=((1, 1000, 80 * MIB),))
+    small = planner.models["m"]
+    planner.run_call(("m",), 1, 64, lambda: np.ones(64 * MIB // 8).sum())  # 64 MiB where 0.3 MiB was foreseen
+    assert planner.models["m"] is small  # too small a call to matter to the budget: other threads' noise
+    planner.run_call(("m",), 1, 1000, lambda: np.ones(128 * MIB // 8).sum())
+    assert planner.models["m"].bytes(1, 1000) >= 120 * MIB

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 UNLIMITED = "unlimited"
 FORWARD = "forward"  # the working memory of the logits-only graph, beside the methods'
 Value = TypeVar("Value")
+LEARN_SLACK = 16 * 2**20
 PROBE_TEXT = "The quiet harbour film finds its feet slowly, and the acting stays warm and unshowy throughout. "
 # Run a method's graph at (batch, tokens); ``method`` FORWARD runs the logits-only graph.
 RunShape = Callable[[str, int, int], object]
@@ -114,7 +115,8 @@ class MemoryPlanner:
 
     def run_call(self, methods: Sequence[str], batch: int, tokens: int, call: Callable[[], Value]) -> Value:
         """Run one ONNX Runtime call under the budget's watch: never beside a probe; its peak measured, and a
-        method's model that the call proves too low refitted to cover it (and cached); the freed memory handed
+        method's model that a call of at least a quarter of the budget proves too low (by more than 16 MiB or
+        2% of the budget: other threads allocate too) refitted to cover it (and cached); the freed memory handed
         back after (``malloc_trim``, 1-100 ms against calls of 0.2-20 s: without it, memory freed by ONNX
         Runtime's threads stays in their own C-heap arenas, where a call of another shape cannot always reuse
         it, and resident memory creeps past the budget)."""
@@ -127,11 +129,14 @@ class MemoryPlanner:
             value = call()
             used = process_memory.peak_resident_bytes() - before if watched and before is not None else 0
             process_memory.trim()
+        budget = self.call_budget or 0
         if method is None:
             return value
         with self._lock:
             model = self.models.get(method)
-            if model is not None and used > model.bytes(batch, tokens):
+            predicted = 0 if model is None else model.bytes(batch, tokens)
+            # learn from calls large enough to matter to the budget, by more than other threads' noise
+            if model is not None and predicted >= budget / 4 and used > predicted + max(LEARN_SLACK, budget / 50):
                 self.models[method] = refit(model, batch, tokens, used)
                 if self._cache is not None:
                     self._cache.write(method, self.models[method])
