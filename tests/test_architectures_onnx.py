@@ -6,7 +6,6 @@ GPT-2 which exports every method, one method per rule set (Chefer + gradient, CP
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from onnxplain.export.checkpoint import load_checkpoint
 from onnxplain.export.registry import METHOD_NAMES
 from onnxplain.export.verify import check_against_eager
 from onnxplain.runtime import Explainer, artifact
+from tests.contract import assert_matches_contract
 from tests.tiny_models import build_tiny_classifier
 
 RULE_SET_METHODS = ["mask-lrp", "attnlrp", "mask-cp-lrp"]
@@ -40,7 +40,7 @@ def test_export_equals_eager_and_explains(
     )
     assert set(worst) == {"logits", *methods}
 
-    manifest = json.loads((out / artifact.MANIFEST_FILE).read_text())
+    manifest = assert_matches_contract(out)  # the manifest against its JSON Schema
     assert (manifest["architecture"], manifest["task"], manifest["explained_position"]) == (
         architecture,
         task,

@@ -14,6 +14,7 @@ from onnxplain.export.encoder import encode
 from onnxplain.export.explain import explain
 from onnxplain.export.registry import METHOD_NAMES, METHODS
 from onnxplain.export.rulesets import Gradient
+from tests.contract import assert_matches_contract
 from tests.tiny_models import build_tiny_classifier
 
 
@@ -136,7 +137,7 @@ def test_question_answering_exports_and_explains_pairs(tmp_path: Path) -> None:
     out = export_model(model_dir, tmp_path / "artifact", methods=methods)
     weights = load_checkpoint(model_dir).weights
     check_against_eager(weights, methods, True, out / artifact.MODEL_FILE, shapes=((2, 9), (5, 31)))
-    manifest = json.loads((out / artifact.MANIFEST_FILE).read_text())
+    manifest = assert_matches_contract(out)  # the manifest against its JSON Schema
     assert (manifest["task"], manifest["explained_position"]) == ("question-answering", "answer-start-and-end")
 
     explainer = Explainer.load(out)

@@ -4,6 +4,7 @@ head mask is a required input that changes only the head-masked methods, and the
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from onnxplain.export.checkpoint import load_checkpoint
 from onnxplain.export.registry import METHOD_NAMES, METHODS, tolerance
 from onnxplain.export.verify import ExportMismatch, check_against_eager, largest_relative_error
 from onnxplain.runtime import artifact
+from tests.contract import assert_matches_contract
 from tests.tiny_models import build_tiny_classifier
 
 
@@ -106,8 +108,14 @@ def test_bad_export_requests_fail_before_any_work(tiny_model_dir: Path, tmp_path
     assert not (tmp_path / "a" / artifact.MODEL_FILE).exists()
 
 
-def test_one_method_export_checks_and_explains(tiny_model_dir: Path, tmp_path: Path) -> None:
-    out = export_model(tiny_model_dir, tmp_path / "one", methods=["attnlrp"], max_length=32)
+def test_one_method_export_checks_and_explains(
+    tiny_model_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="onnxplain.export.decompositions"):
+        out = export_model(tiny_model_dir, tmp_path / "one", methods=["attnlrp"], max_length=32)
+    # the traced graph holds no operation the exporter would decompose: its second pass was skipped
+    assert not [r for r in caplog.records if "decomposes" in r.getMessage()]
+    assert_matches_contract(out)
     manifest = artifact.read_manifest(out)
     assert [r.output for r in manifest.methods.values()] == ["relevance_attnlrp"] and manifest.max_length == 32
     assert manifest.default_method == "attnlrp"
@@ -122,3 +130,20 @@ def test_one_method_export_checks_and_explains(tiny_model_dir: Path, tmp_path: P
     }
     logits, relevance = session.run(None, feeds)
     assert logits.shape == (1, 3) and relevance.shape == (1, 4)
+
+
+@pytest.mark.slow
+def test_the_exporters_own_decomposition_pass_gives_the_same_graph(tmp_path: Path) -> None:
+    """The public path without the shortcut of ``decompositions.skip_idle_decompositions`` (what a torch
+    that stopped calling ``run_decompositions`` would take) exports a graph that computes the same."""
+    model_dir = build_tiny_classifier(tmp_path / "model", "bert", seed=3, num_hidden_layers=1)
+    weights = load_checkpoint(model_dir).weights
+    methods = ["mask-lrp", "attnlrp", "grad-input"]
+    paths = {skip: tmp_path / f"skip-{skip}.onnx" for skip in (True, False)}
+    for skip, path in paths.items():
+        graph.export_onnx(weights, methods, True, path, opset=18, skip_idle=skip)
+    inputs = graph.example_inputs(weights, 2, 11, True, seed=4)
+    feeds = {name: t.numpy() for name, t in zip(graph.input_names(True), inputs, strict=True)}
+    shortcut, full = (onnxruntime.InferenceSession(str(p)).run(None, feeds) for p in paths.values())
+    for name, a, b in zip(["logits", *methods], shortcut, full, strict=True):
+        assert largest_relative_error(a, b) < 1e-5, name

@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from onnxplain import __version__
-from onnxplain.errors import RequestError, UserError
+from onnxplain.errors import UserError
 from onnxplain.runtime.explainer import Explainer
 from onnxplain.runtime.microbatch import MicroBatcher, QueueFull
 from onnxplain.runtime.open_inference_tensors import (
@@ -48,7 +48,7 @@ from onnxplain.runtime.open_inference_tensors import (
     split_body,
 )
 from onnxplain.runtime.results import Explanation
-from onnxplain.runtime.server import _error, _read_body, body_limit, parse_explain_request
+from onnxplain.runtime.server import _error, _read_body, body_limit, parse_explain_request, refusal
 from onnxplain.runtime.server_limits import ServerLimits
 from onnxplain.runtime.tasks import QUESTION_ANSWERING
 
@@ -211,12 +211,8 @@ def open_inference_routes(
                 results = await arrival.explain(texts, method, targets)
         except TensorError as error:
             return _error(400, str(error))
-        except QueueFull as error:
-            return _error(503, f"the server is busy: {error}; retry shortly", {"Retry-After": "1"})
-        except RequestError as error:
-            return _error(error.status, str(error))
-        except UserError as error:
-            return _error(422, str(error))
+        except (QueueFull, UserError) as error:
+            return refusal(error)
         tensors = output_tensors(explainer, results)  # type: ignore[arg-type]
         reply: dict[str, Any] = {"model_name": name, "model_version": MODEL_VERSION, "parameters": {"method": method}}
         if request_id is not None:

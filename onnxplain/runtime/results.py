@@ -9,7 +9,7 @@ never part of a word.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,13 +26,7 @@ class Token:
     special: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "start": self.start,
-            "end": self.end,
-            "relevance": self.relevance,
-            "special": self.special,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -44,13 +38,9 @@ class Word:
     token_indices: tuple[int, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "start": self.start,
-            "end": self.end,
-            "relevance": self.relevance,
-            "tokens": list(self.token_indices),
-        }
+        data = asdict(self)
+        data["tokens"] = list(data.pop("token_indices"))
+        return data
 
 
 def tokens_of(encoding: TextEncoding, relevance: np.ndarray) -> list[Token]:

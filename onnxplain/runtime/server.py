@@ -48,6 +48,16 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
 
 
+def refusal(error: QueueFull | UserError) -> JSONResponse:
+    """The answer to a request the server cannot serve: 503 while the queue is full, a request error's own
+    status (413...), 422 for any other user error."""
+    if isinstance(error, QueueFull):
+        return _error(503, f"the server is busy: {error}; retry shortly", {"Retry-After": "1"})
+    if isinstance(error, RequestError):
+        return _error(error.status, str(error))
+    return _error(422, str(error))
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -170,12 +180,8 @@ def create_app(explainer: Explainer, limits: ServerLimits | None = None, model_n
                 payload = read_json(await _read_body(request, largest_body))
                 encodings, method, targets = parse_explain_request(payload, explainer, limits)
                 results = await arrival.explain(encodings, method, targets)
-        except QueueFull as error:
-            return _error(503, f"the server is busy: {error}; retry shortly", {"Retry-After": "1"})
-        except RequestError as error:
-            return _error(error.status, str(error))
-        except UserError as error:
-            return _error(422, str(error))
+        except (QueueFull, UserError) as error:
+            return refusal(error)
         return JSONResponse({"results": [r.to_json() for r in results]})
 
     async def health(request: Request) -> Response:

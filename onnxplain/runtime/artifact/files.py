@@ -14,7 +14,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ class FileRecord:
     sha256: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"bytes": self.bytes, "sha256": self.sha256}
+        return asdict(self)
 
     @classmethod
     def from_json(cls, name: str, data: Any) -> FileRecord:

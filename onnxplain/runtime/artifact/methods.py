@@ -8,7 +8,7 @@ named each method's output only; their records are derived from the name (``FORM
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from onnxplain.runtime.artifact.errors import ArtifactError
@@ -52,12 +52,9 @@ class MethodRecord:
     description: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "output": self.output,
-            "rule_set": self.rule_set,
-            "reads_head_mask": self.reads_head_mask,
-            "description": self.description,
-        }
+        data = asdict(self)
+        del data["name"]  # the key it is stored under
+        return data
 
     @classmethod
     def from_json(cls, name: str, data: Any) -> MethodRecord:
