@@ -144,3 +144,72 @@ export function knownLabels(manifest: Manifest): string {
   const shown = sorted.slice(0, SHOWN_LABELS).map(([index, name]) => `${index} (${name})`).join(", ");
   return shown + (sorted.length > SHOWN_LABELS ? `, … (${sorted.length} in all)` : "");
 }
+
+/** The three files of an artifact as bytes, before anything is parsed. */
+export interface ArtifactBytes {
+  model: Uint8Array;
+  tokenizer: Uint8Array;
+  manifest: Uint8Array;
+}
+
+function parseJsonBytes(bytes: Uint8Array, where: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (error) {
+    throw new ArtifactError(`${where} is not valid JSON (${(error as Error).message}); re-export the model`);
+  }
+}
+
+function hex(digest: ArrayBuffer): string {
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Check the files against the manifest's `files` records (format 3: size, then sha256), as the artifact
+ * contract asks of every consumer and the Python runtime does at load. `where(name)` says where a file came
+ * from (a path, a URL, a picked file's name) in the error. Versions 1 and 2 record no hashes: nothing to check.
+ * Web Crypto's SHA-256 serves Node (20+) and browsers alike.
+ */
+export async function verifyArtifactFiles(manifest: unknown, bytes: ArtifactBytes, where: (name: string) => string): Promise<void> {
+  const files = (manifest as Json | null)?.files;
+  if (files === undefined || files === null) return;
+  if (typeof files !== "object" || Array.isArray(files)) {
+    throw new ArtifactError(`${where(MANIFEST_FILE)} has a 'files' entry that is not an object of file records; re-export the model`);
+  }
+  const loaded: Record<string, Uint8Array> = { [MODEL_FILE]: bytes.model, [TOKENIZER_FILE]: bytes.tokenizer };
+  for (const [name, record] of Object.entries(files as Json)) {
+    const { bytes: size, sha256 } = (record ?? {}) as Json;
+    if (typeof size !== "number" || typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) {
+      throw new ArtifactError(
+        `${where(MANIFEST_FILE)} records ${name} without its size in bytes and its sha256 (64 hex digits); re-export the model`,
+      );
+    }
+    const data = loaded[name];
+    if (data === undefined) {
+      throw new ArtifactError(
+        `this artifact keeps part of itself in ${name}, which onnxplain-js does not load (it reads ${MODEL_FILE} with ` +
+          `its weights inside); re-export the model without external data`,
+      );
+    }
+    if (data.byteLength !== size) {
+      throw new ArtifactError(
+        `${where(name)} holds ${data.byteLength} bytes where the manifest records ${size}: it is truncated or was ` +
+          "replaced; copy the artifact again or re-export it",
+      );
+    }
+    const digest = hex(await globalThis.crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
+    if (digest !== sha256) {
+      throw new ArtifactError(
+        `${where(name)} is not the file that was exported (its sha256 differs from the manifest's): it was ` +
+          "altered or damaged; copy the artifact again or re-export it",
+      );
+    }
+  }
+}
+
+/** Parse an artifact's files and check them against its manifest: what `Explainer.fromParts` takes. */
+export async function readArtifactBytes(bytes: ArtifactBytes, where: (name: string) => string): Promise<{ model: Uint8Array; tokenizer: unknown; manifest: unknown }> {
+  const manifest = parseJsonBytes(bytes.manifest, where(MANIFEST_FILE));
+  await verifyArtifactFiles(manifest, bytes, where);
+  return { model: bytes.model, tokenizer: parseJsonBytes(bytes.tokenizer, where(TOKENIZER_FILE)), manifest };
+}

@@ -7,7 +7,7 @@
  *     const [result] = await explainer.explain("A gripping, beautifully shot film.");
  */
 import * as ort from "onnxruntime-web/wasm";
-import { ARTIFACT_FILES, MANIFEST_FILE, MODEL_FILE, TOKENIZER_FILE } from "./artifact.js";
+import { ARTIFACT_FILES, MANIFEST_FILE, MODEL_FILE, readArtifactBytes, TOKENIZER_FILE } from "./artifact.js";
 import { ArtifactError } from "./errors.js";
 import { Explainer, type LoadOptions } from "./explainer.js";
 import type { OrtBinding } from "./sessions.js";
@@ -24,14 +24,6 @@ function configure(options: BrowserLoadOptions): LoadOptions {
   return { device: "wasm", executionProviders: ["wasm"], ...options };
 }
 
-async function parseJson(text: string, where: string): Promise<unknown> {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ArtifactError(`${where} is not valid JSON (${(error as Error).message}); re-export the model`);
-  }
-}
-
 /** Load the artifact whose three files are under `baseUrl` (e.g. "artifact/"). */
 export async function loadExplainerFromUrl(baseUrl: string, options: BrowserLoadOptions = {}): Promise<Explainer> {
   const base = new URL(baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`, globalThis.location?.href);
@@ -42,12 +34,10 @@ export async function loadExplainerFromUrl(baseUrl: string, options: BrowserLoad
     }
     return response;
   };
-  const [manifest, tokenizer, model] = await Promise.all([
-    fetchFile(MANIFEST_FILE).then(async (r) => parseJson(await r.text(), MANIFEST_FILE)),
-    fetchFile(TOKENIZER_FILE).then(async (r) => parseJson(await r.text(), TOKENIZER_FILE)),
-    fetchFile(MODEL_FILE).then(async (r) => new Uint8Array(await r.arrayBuffer())),
-  ]);
-  return Explainer.fromParts({ model, tokenizer, manifest }, ort as unknown as OrtBinding, configure(options));
+  const read = async (name: string) => new Uint8Array(await (await fetchFile(name)).arrayBuffer());
+  const [manifest, tokenizer, model] = await Promise.all([read(MANIFEST_FILE), read(TOKENIZER_FILE), read(MODEL_FILE)]);
+  const parts = await readArtifactBytes({ manifest, tokenizer, model }, (name) => new URL(name, base).href);
+  return Explainer.fromParts(parts, ort as unknown as OrtBinding, configure(options));
 }
 
 /** Load an artifact from picked files (an `<input type="file" multiple>` with its three files). */
@@ -56,10 +46,12 @@ export async function loadExplainerFromFiles(files: Iterable<File>, options: Bro
   for (const name of ARTIFACT_FILES) {
     if (!byName.has(name)) throw new ArtifactError(`the picked files have no ${name}; pick model.onnx, tokenizer.json and manifest.json together`);
   }
-  const manifest = await parseJson(await byName.get(MANIFEST_FILE)!.text(), MANIFEST_FILE);
-  const tokenizer = await parseJson(await byName.get(TOKENIZER_FILE)!.text(), TOKENIZER_FILE);
-  const model = new Uint8Array(await byName.get(MODEL_FILE)!.arrayBuffer());
-  return Explainer.fromParts({ model, tokenizer, manifest }, ort as unknown as OrtBinding, configure(options));
+  const read = async (name: string) => new Uint8Array(await byName.get(name)!.arrayBuffer());
+  const parts = await readArtifactBytes(
+    { manifest: await read(MANIFEST_FILE), tokenizer: await read(TOKENIZER_FILE), model: await read(MODEL_FILE) },
+    (name) => `the picked ${name}`,
+  );
+  return Explainer.fromParts(parts, ort as unknown as OrtBinding, configure(options));
 }
 
 export * from "./index.js";

@@ -9,21 +9,13 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { ARTIFACT_FILES, MANIFEST_FILE, MODEL_FILE, TOKENIZER_FILE } from "./artifact.js";
+import { ARTIFACT_FILES, MANIFEST_FILE, MODEL_FILE, readArtifactBytes, TOKENIZER_FILE } from "./artifact.js";
 import { ArtifactError } from "./errors.js";
 import { Explainer, type LoadOptions } from "./explainer.js";
 import type { OrtBinding } from "./sessions.js";
 
 async function isFile(path: string): Promise<boolean> {
   return stat(path).then((s) => s.isFile(), () => false);
-}
-
-async function readJson(path: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(path, "utf-8"));
-  } catch (error) {
-    throw new ArtifactError(`${path} is not valid JSON (${(error as Error).message}); re-export the model`);
-  }
 }
 
 /** Load the artifact in `directory` (written by `onnxplain export`) for explaining on the CPU. */
@@ -35,10 +27,10 @@ export async function loadExplainer(directory: string, options: LoadOptions = {}
       throw new ArtifactError(`${directory} has no ${name}; it is not a complete onnxplain artifact, re-export it`);
     }
   }
-  const manifest = await readJson(join(directory, MANIFEST_FILE));
-  const tokenizer = await readJson(join(directory, TOKENIZER_FILE));
-  const model = new Uint8Array(await readFile(join(directory, MODEL_FILE)));
-  return Explainer.fromParts({ model, tokenizer, manifest }, ort as unknown as OrtBinding, { executionProviders: ["cpu"], ...options });
+  const read = async (name: string) => new Uint8Array(await readFile(join(directory, name)));
+  const bytes = { manifest: await read(MANIFEST_FILE), tokenizer: await read(TOKENIZER_FILE), model: await read(MODEL_FILE) };
+  const parts = await readArtifactBytes(bytes, (name) => join(directory, name));
+  return Explainer.fromParts(parts, ort as unknown as OrtBinding, { executionProviders: ["cpu"], ...options });
 }
 
 export * from "./index.js";

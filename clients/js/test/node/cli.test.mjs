@@ -1,6 +1,7 @@
 // `onnxplain-js explain` prints what `onnxplain explain --format json` prints, and errors in one sentence.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -67,6 +68,13 @@ function editJson(path, edit) {
   writeFileSync(path, JSON.stringify(data));
 }
 
+/** Record a changed file's size and sha256 in the manifest, as an export that wrote it would have. */
+function recordFile(directory, name) {
+  const bytes = readFileSync(join(directory, name));
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  editJson(join(directory, "manifest.json"), (m) => { m.files[name] = { bytes: bytes.length, sha256 }; });
+}
+
 test("user errors are one sentence on standard error and exit status 2", async () => {
   const cases = [
     [["explain", ARTIFACT, "--method", "nope", "hi"], /^unknown method 'nope'; this artifact offers mask-lrp, /],
@@ -87,7 +95,10 @@ test("user errors are one sentence on standard error and exit status 2", async (
   cases.push([["explain", qa, "hi"], /^this artifact answers questions, so it explains question \+ context pairs, not texts; /]);
   cases.push([["explain", qa, "--question", "q?"], /^1 --question and 0 --context were given; give one context per question$/]);
   cases.push([["explain", qa, "--target", "0", "--question", "q?", "--context", "c"], /^a question answering artifact explains its predicted answer; drop --target$/]);
-  const bpe = brokenArtifact((d) => editJson(join(d, "tokenizer.json"), (t) => { t.model.type = "BPE"; }));
+  const bpe = brokenArtifact((d) => {
+    editJson(join(d, "tokenizer.json"), (t) => { t.model.type = "BPE"; });
+    recordFile(d, "tokenizer.json");
+  });
   cases.push([["explain", bpe, "hi"], /^tokenizer.json cannot be read by onnxplain-js: it uses the BPE model; /]);
   const incomplete = brokenArtifact((d) => rmSync(join(d, "tokenizer.json")));
   cases.push([["explain", incomplete, "hi"], /has no tokenizer\.json; /]);
