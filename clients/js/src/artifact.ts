@@ -160,17 +160,26 @@ function parseJsonBytes(bytes: Uint8Array, where: string): unknown {
   }
 }
 
-function hex(digest: ArrayBuffer): string {
+/** SHA-256 of some bytes as 64 lowercase hex digits. */
+export type Sha256 = (data: Uint8Array) => Promise<string>;
+
+/** Web Crypto's SHA-256 (browsers; Node 20+ has it too, though its own `node:crypto` hashes twice as fast). */
+export const webCryptoSha256: Sha256 = async (data) => {
+  const digest = await globalThis.crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
   return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-}
+};
 
 /**
  * Check the files against the manifest's `files` records (format 3: size, then sha256), as the artifact
  * contract asks of every consumer and the Python runtime does at load. `where(name)` says where a file came
  * from (a path, a URL, a picked file's name) in the error. Versions 1 and 2 record no hashes: nothing to check.
- * Web Crypto's SHA-256 serves Node (20+) and browsers alike.
  */
-export async function verifyArtifactFiles(manifest: unknown, bytes: ArtifactBytes, where: (name: string) => string): Promise<void> {
+export async function verifyArtifactFiles(
+  manifest: unknown,
+  bytes: ArtifactBytes,
+  where: (name: string) => string,
+  sha256: Sha256 = webCryptoSha256,
+): Promise<void> {
   const files = (manifest as Json | null)?.files;
   if (files === undefined || files === null) return;
   if (typeof files !== "object" || Array.isArray(files)) {
@@ -178,8 +187,8 @@ export async function verifyArtifactFiles(manifest: unknown, bytes: ArtifactByte
   }
   const loaded: Record<string, Uint8Array> = { [MODEL_FILE]: bytes.model, [TOKENIZER_FILE]: bytes.tokenizer };
   for (const [name, record] of Object.entries(files as Json)) {
-    const { bytes: size, sha256 } = (record ?? {}) as Json;
-    if (typeof size !== "number" || typeof sha256 !== "string" || !/^[0-9a-f]{64}$/.test(sha256)) {
+    const { bytes: size, sha256: recorded } = (record ?? {}) as Json;
+    if (typeof size !== "number" || typeof recorded !== "string" || !/^[0-9a-f]{64}$/.test(recorded)) {
       throw new ArtifactError(
         `${where(MANIFEST_FILE)} records ${name} without its size in bytes and its sha256 (64 hex digits); re-export the model`,
       );
@@ -197,8 +206,7 @@ export async function verifyArtifactFiles(manifest: unknown, bytes: ArtifactByte
           "replaced; copy the artifact again or re-export it",
       );
     }
-    const digest = hex(await globalThis.crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
-    if (digest !== sha256) {
+    if ((await sha256(data)) !== recorded) {
       throw new ArtifactError(
         `${where(name)} is not the file that was exported (its sha256 differs from the manifest's): it was ` +
           "altered or damaged; copy the artifact again or re-export it",
@@ -208,8 +216,12 @@ export async function verifyArtifactFiles(manifest: unknown, bytes: ArtifactByte
 }
 
 /** Parse an artifact's files and check them against its manifest: what `Explainer.fromParts` takes. */
-export async function readArtifactBytes(bytes: ArtifactBytes, where: (name: string) => string): Promise<{ model: Uint8Array; tokenizer: unknown; manifest: unknown }> {
+export async function readArtifactBytes(
+  bytes: ArtifactBytes,
+  where: (name: string) => string,
+  sha256: Sha256 = webCryptoSha256,
+): Promise<{ model: Uint8Array; tokenizer: unknown; manifest: unknown }> {
   const manifest = parseJsonBytes(bytes.manifest, where(MANIFEST_FILE));
-  await verifyArtifactFiles(manifest, bytes, where);
+  await verifyArtifactFiles(manifest, bytes, where, sha256);
   return { model: bytes.model, tokenizer: parseJsonBytes(bytes.tokenizer, where(TOKENIZER_FILE)), manifest };
 }

@@ -6,6 +6,7 @@
  *     const [result] = await explainer.explain("A gripping, beautifully shot film.", { method: "mask-lrp" });
  *     result.label, result.probabilities, result.words, JSON.stringify(result)   // = Python's to_json()
  */
+import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -29,7 +30,8 @@ export async function loadExplainer(directory: string, options: LoadOptions = {}
   }
   const read = async (name: string) => new Uint8Array(await readFile(join(directory, name)));
   const bytes = { manifest: await read(MANIFEST_FILE), tokenizer: await read(TOKENIZER_FILE), model: await read(MODEL_FILE) };
-  const parts = await readArtifactBytes(bytes, (name) => join(directory, name));
+  const sha256 = async (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+  const parts = await readArtifactBytes(bytes, (name) => join(directory, name), sha256);
   return Explainer.fromParts(parts, ort as unknown as OrtBinding, { executionProviders: ["cpu"], ...options });
 }
 
