@@ -215,6 +215,7 @@ def test_evaluate_command_takes_protocols_and_a_reference(tiny_artifact: Path, t
     out = tmp_path / "report"
     argv = ["evaluate", str(tiny_artifact), "--data", str(data), "--out", str(out), "--bootstrap", "20", "--quiet"]
     argv += ["--methods", "attnlrp,grad-input", "--protocols", "lerf,delete", "--reference", "grad-input"]
+    argv += ["--threads", "1"]
     assert main(argv) == 0
     results = json.loads((out / "results.json").read_text())
     assert list(results["protocols"]) == ["lerf", "delete"] and results["reference"] == "grad-input"
@@ -229,6 +230,7 @@ def test_evaluate_command_takes_protocols_and_a_reference(tiny_artifact: Path, t
         (["--methods", "lime"], "has no method lime"),
         (["--protocols", "pad,shuffle"], "unknown protocol shuffle"),
         (["--methods", "attnlrp", "--reference", "rollout"], "--reference rollout is not among"),
+        (["--threads", "0"], "--threads must be a positive number"),
     ],
 )
 def test_evaluate_command_rejects_bad_options(tiny_artifact: Path, tmp_path: Path, capsys, extra, message) -> None:

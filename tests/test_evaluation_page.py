@@ -87,5 +87,6 @@ def test_page_is_well_formed_and_self_contained() -> None:
     assert page.index("Row 1 · gold pos") > page.index('id="texts"')
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page) and "<script" not in page
     assert "@media (max-width: 640px)" in page  # one column on a phone
+    assert page.count("</b> <b>") == (3 + 4) * 2  # top-token chips apart (a phone wraps them): 4 and 5 words
     assert "<b>cp-lrp</b>: CP-LRP &lt;rules&gt;" in page and "<b>attcat</b>" not in page
     assert page.count('<tr class="reference">') == len(report.protocols) + 1  # each table and the ranks

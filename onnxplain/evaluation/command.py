@@ -40,7 +40,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="texts explained per runtime call")
     parser.add_argument("--forward-batch-size", type=int, default=256, help="perturbed sequences per forward-only call")
     parser.add_argument(
-        "--forward-tokens", type=int, default=8192, help="at most this many padded tokens per forward-only call"
+        "--forward-tokens",
+        type=int,
+        help="at most this many padded tokens per forward-only call (default 1024: smaller calls stay in the "
+        "processor's caches)",
     )
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
     parser.add_argument(
@@ -74,6 +77,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="memory the runtime calls may use beyond the loaded model, such as 2GiB (calls are split to fit; "
         "default: from the container's or machine's memory)",
     )
+    parser.add_argument(
+        "--threads", type=int, help="ONNX Runtime intra-op threads (default: one per core; 1 on a shared machine)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -85,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from onnxplain.evaluation.ablation import MASKED_METHOD, ablation_variants
     from onnxplain.evaluation.data import read_labelled_texts
     from onnxplain.evaluation.encoding import select_texts
-    from onnxplain.evaluation.faithfulness import Variant, perturbation_curves
+    from onnxplain.evaluation.faithfulness import FORWARD_TOKENS, Variant, perturbation_curves
     from onnxplain.evaluation.floor import RANDOM
     from onnxplain.evaluation.protocols import PROTOCOLS, choose_protocols, mask_token_id
     from onnxplain.evaluation.saved import saved_curves
@@ -93,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from onnxplain.runtime import Explainer
     from onnxplain.runtime.artifact import TOKENIZER_FILE
 
-    for name in ("limit", "batch_size", "forward_batch_size", "forward_tokens", "bootstrap", "min_tokens"):
+    for name in ("limit", "batch_size", "forward_batch_size", "forward_tokens", "bootstrap", "min_tokens", "threads"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be a positive number, not {value}; fix it")
@@ -104,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--answer-top must be a positive number, not {args.answer_top}; fix it")
 
     started = time.perf_counter()
-    explainer = Explainer.load(args.artifact, memory_budget=args.memory_budget)
+    explainer = Explainer.load(args.artifact, intra_op_threads=args.threads, memory_budget=args.memory_budget)
     manifest = explainer.manifest
     available = list(manifest.methods)  # in the order reports list them
     methods = available if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -167,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 batch_size=args.batch_size,
                 forward_batch_size=args.forward_batch_size,
-                forward_tokens=args.forward_tokens,
+                forward_tokens=args.forward_tokens or FORWARD_TOKENS,
                 progress=bar.update,
             )
     run_facts = Run(

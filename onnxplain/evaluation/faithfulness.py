@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from onnxplain.runtime import Explainer
 
 STEPS, COMPREHENSIVENESS, SUFFICIENCY = "steps", "comprehensiveness", "sufficiency"
+# padded tokens per forward-only call: on MiniLM, calls of 1,024 tokens took 0.65-0.71x the processor time of
+# 8,192-token calls (benchmarks/evaluation_chunks.py, interleaved, 1 thread): a smaller call stays in cache
+FORWARD_TOKENS = 1024
 COUNTERS = ("forward_sequences", "forward_tokens", "explain_seconds", "forward_seconds", "cpu_seconds")
 
 
@@ -206,7 +209,7 @@ def forward_chunks(lengths: Sequence[int], max_sequences: int, max_tokens: int) 
 
 
 def log_probabilities(
-    explainer: Explainer, sequences: Sequence[np.ndarray], forward_batch_size: int, forward_tokens: int = 8192
+    explainer: Explainer, sequences: Sequence[np.ndarray], forward_batch_size: int, forward_tokens: int = FORWARD_TOKENS
 ) -> tuple[np.ndarray, int]:
     """``[sequences, labels]`` log-probabilities from forward-only calls, and the padded tokens they ran."""
     result = np.empty((len(sequences), len(explainer.manifest.labels)))
@@ -230,7 +233,7 @@ def perturbation_curves(
     seed: int = 0,
     batch_size: int = 16,
     forward_batch_size: int = 256,
-    forward_tokens: int = 8192,
+    forward_tokens: int = FORWARD_TOKENS,
     progress: Callable[[int], object] | None = None,
 ) -> Curves:
     """Every variant's curves under every protocol, and ERASER's, on every text; ``progress(n)`` after n more

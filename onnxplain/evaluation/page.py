@@ -28,7 +28,7 @@ STYLE = """
 :root { color-scheme: light; --ink: #1b1f24; --muted: #57606a; --line: #d0d7de; --card: #f6f8fa; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); }
-main { max-width: 1100px; margin: 0 auto; padding: 12px; }
+main { max-width: 1240px; margin: 0 auto; padding: 12px; }
 h1 { font-size: 1.5rem; margin: 0.3em 0; } h2 { font-size: 1.2rem; margin-top: 1.8em; } h3 { font-size: 1rem; }
 p, li { max-width: 70ch; } .meta, small, .note { color: var(--muted); }
 nav a { margin-right: 0.8em; white-space: nowrap; }
@@ -40,13 +40,14 @@ thead th { background: var(--card); } tr.reference td { font-weight: 600; } tr.f
 td small, th small { display: block; font-size: 0.75rem; }
 code { overflow-wrap: anywhere; }
 td.better { background: #e6f4ea; } td.worse { background: #fdecea; }
-figure { margin: 0.5em 0; } svg { width: 100%; height: auto; max-width: 720px; display: block; }
+figure { margin: 0.5em 0; } svg { width: 100%; height: auto; max-width: 640px; display: block; }
 .legend { display: flex; flex-wrap: wrap; gap: 2px 12px; font-size: 0.8rem; padding: 0; list-style: none; }
 .legend i { display: inline-block; width: 18px; height: 3px; vertical-align: middle; margin-right: 4px; }
 article { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 8px 12px;
   margin: 12px 0; }
 .row { display: grid; grid-template-columns: 10rem 1fr; gap: 4px 12px; padding: 6px 0;
   border-top: 1px solid var(--line); }
+.row > div { min-width: 0; } /* a long chip or word wraps instead of widening the grid */
 .row .name { font-weight: 600; font-size: 0.85rem; overflow-wrap: anywhere; }
 .heat { line-height: 1.9; overflow-wrap: anywhere; }
 .heat span { border-radius: 3px; padding: 1px 0; }
@@ -134,7 +135,8 @@ def colours(names: Sequence[str]) -> dict[str, tuple[str, str]]:
 
 def curve_plot(report: EvaluationReport, protocol: str) -> str:
     """Mean gold-class probability after each step of ``protocol``, one line per method, as inline SVG."""
-    width, height, left, right, top, bottom = 640, 300, 46, 26, 12, 38
+    # a narrow view box with 13-unit text: about 9 px on a 390 px phone, 16 px at the 640 px maximum
+    width, height, left, right, top, bottom = 520, 300, 46, 22, 12, 40
     scores = report.by_name()
     styles = colours(report.methods)
 
@@ -148,11 +150,11 @@ def curve_plot(report: EvaluationReport, protocol: str) -> str:
     for tick in np.linspace(0, 1, 5):
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#d0d7de"/>'
-            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end">{tick:.2f}</text>'
-            f'<text x="{x(tick):.1f}" y="{height - bottom + 16}" font-size="11" text-anchor="middle">{tick:.0%}</text>'
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="13" text-anchor="end">{tick:.2f}</text>'
+            f'<text x="{x(tick):.1f}" y="{height - bottom + 17}" font-size="13" text-anchor="middle">{tick:.0%}</text>'
         )
     parts.append(
-        f'<text x="{(left + width) / 2:.0f}" y="{height - 4}" font-size="11" text-anchor="middle">'
+        f'<text x="{(left + width) / 2:.0f}" y="{height - 4}" font-size="13" text-anchor="middle">'
         "fraction of tokens affected</text>"
     )
     fractions = [0.0, *FRACTIONS.tolist()]
@@ -210,7 +212,7 @@ def text_card(
 ) -> str:
     rows = []
     for name, values in relevance.items():
-        chips = "".join(f"<b>{escape(token)}</b>" for token in top_tokens(text, values))
+        chips = " ".join(f"<b>{escape(token)}</b>" for token in top_tokens(text, values))  # spaces: it can wrap
         rows.append(
             f'<div class="row"><div class="name">{escape(name)}</div><div class="heat">{heat_map(text, values)}</div>'
             f'<div class="top">top {TOP_TOKENS}: {chips}</div></div>'
@@ -275,8 +277,8 @@ def comparison_page(
         )
         sections.append(
             '<section id="texts"><h2>Texts side by side</h2><p>Each token coloured by its relevance under each '
-            "method (red positive, blue negative, scaled per method and text; tap or hover a token for its "
-            "value), with each method's top tokens. Shown: the texts where the methods' rankings agree least "
+            "method (red positive, blue negative, scaled per method and text; point at a token with a mouse "
+            "for its value), with each method's top tokens. Shown: the texts where the methods' rankings agree least "
             "(lowest mean Spearman correlation over pairs of methods), then a few drawn at random.</p>"
             + cards
             + "</section>"
