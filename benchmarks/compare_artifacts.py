@@ -1,18 +1,22 @@
-"""Before and after a graph change: two artifacts of the same model and the standard forward, timed
-interleaved in one process.
+"""Artifacts of the same model and the standard forward, timed interleaved in one process: where a graph stands
+against what a team that only wants predictions deploys, and before and after a graph change.
 
-    python benchmarks/compare_artifacts.py BEFORE AFTER [--methods mask-lrp,attnlrp,cp-lrp] [--shapes 8x128,1x26]
-        [--rounds 5] [--threads 1] [--no-standard]
+    python benchmarks/compare_artifacts.py ARTIFACT [ARTIFACT ...] [--methods mask-lrp,attnlrp,cp-lrp]
+        [--shapes 8x128,1x26] [--rounds 5] [--threads 1] [--no-standard] [--json OUT]
 
-Prints, per shape and method, each artifact's time as a multiple of the standard forward (the source checkpoint
-exported with ``torch.onnx.export`` and optimised by ONNX Runtime, see ``onnxplain.bench.standard_forward``)
-and of its own forward graph, and the speed-up of AFTER over BEFORE; every session runs once per round, in
-turn, and medians are reported.
+Prints, per shape, artifact and method, the median time, its multiple of the standard forward of the artifact's
+precision (the source checkpoint exported with ``torch.onnx.export`` and optimised by ONNX Runtime, int8 by its
+dynamic quantisation, see ``onnxplain.bench.standard_forward``) and of the artifact's own forward graph; with
+two artifacts (BEFORE AFTER), the speed-up of the second over the first. Every session (each artifact's forward
+graph and explain graphs, one standard forward per precision among the artifacts) runs once per round, in turn;
+medians are reported. A method an artifact does not have is left out for that artifact.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 from pathlib import Path
 
 from onnxplain.bench.inputs import benchmark_batch
@@ -34,52 +38,73 @@ def shapes(text: str) -> list[tuple[int, int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("before", type=Path)
-    parser.add_argument("after", type=Path)
+    parser.add_argument("artifacts", type=Path, nargs="+")
     parser.add_argument("--methods", default="mask-lrp,attnlrp,cp-lrp")
     parser.add_argument("--shapes", type=shapes, default=[(8, 128)], help="batch x length, e.g. 1x26,8x128")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-standard", action="store_true", help="skip the standard forward")
+    parser.add_argument("--json", type=Path, help="write every timing (all rounds) here")
     args = parser.parse_args()
 
-    methods = [m for m in args.methods.split(",") if m]
+    wanted = [m for m in args.methods.split(",") if m]
+    labels = [f"{index}:{path.name}" for index, path in enumerate(args.artifacts)]
+    manifests = {label: read_manifest(path) for label, path in zip(labels, args.artifacts, strict=True)}
+    methods = {label: [m for m in wanted if m in manifest.methods] for label, manifest in manifests.items()}
     explainers = {
-        label: load_explainer(d, "cpu", args.threads, len(methods))
-        for label, d in (("before", args.before), ("after", args.after))
+        label: load_explainer(path, "cpu", args.threads, len(methods[label]))
+        for label, path in zip(labels, args.artifacts, strict=True)
     }
-    standard = None
+    standards = {}
     if not args.no_standard:
         from onnxplain.bench.standard_forward import standard_forward
 
-        manifest = read_manifest(args.after)
-        built = standard_forward(manifest.source["model_dir"], manifest.precision)
-        standard = standard_session(built.path, "cpu", args.threads)
+        for manifest in manifests.values():
+            if manifest.precision not in standards:
+                built = standard_forward(manifest.source["model_dir"], manifest.precision)
+                standards[manifest.precision] = standard_session(built.path, "cpu", args.threads)
+    for label, path in zip(labels, args.artifacts, strict=True):
+        print(f"{label} = {path} ({manifests[label].precision})")
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    record = []
     for batch_size, length in args.shapes:
-        batch = benchmark_batch(args.before, batch_size, length)
-        candidates = {}
-        if standard is not None:
-            candidates[("", STANDARD)] = standard_candidate(standard, batch)
+        batch = benchmark_batch(args.artifacts[0], batch_size, length)
+        candidates = {(f"standard {p}", STANDARD): standard_candidate(s, batch) for p, s in standards.items()}
         for label, explainer in explainers.items():
-            for name, call in onnx_candidates(explainer, methods, batch).items():
+            for name, call in onnx_candidates(explainer, methods[label], batch).items():
                 candidates[(label, name)] = call
         timings = interleaved(candidates, args.rounds, budget_s=1e9)
-        reference = timings[("", STANDARD)].median if standard is not None else None
         print(
-            f"batch {batch_size} x {length}, {args.threads} thread(s), median of {args.rounds} interleaved rounds"
-            + (f"; standard forward {1000 * reference:.1f} ms" if reference else "")
+            f"batch {batch_size} x {length}, {args.threads} thread(s), median of {args.rounds} interleaved rounds; "
+            f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
         )
-        print(
-            f"  {'':<18}{'before ms':>10}{'x std':>7}{'x fwd':>7}{'after ms':>10}{'x std':>7}{'x fwd':>7}"
-            f"{'speed-up':>10}"
+        for precision in standards:
+            standard_ms = 1000 * timings[(f"standard {precision}", STANDARD)].median
+            print(f"  standard forward {precision}: {standard_ms:.1f} ms")
+        print(f"  {'artifact':<28}{'graph':<20}{'ms':>9}{'x std':>8}{'x fwd':>8}")
+        for label in labels:
+            reference = timings.get((f"standard {manifests[label].precision}", STANDARD))
+            forward = timings[(label, FORWARD)].median
+            for name in (FORWARD, *methods[label]):
+                value = timings[(label, name)].median
+                to_standard = f"{value / reference.median:>8.2f}" if reference else f"{'':>8}"
+                print(f"  {label:<28}{name:<20}{1000 * value:>9.1f}{to_standard}{value / forward:>8.2f}")
+        if len(labels) == 2:
+            before, after = labels
+            for name in (FORWARD, *methods[before]):
+                if (after, name) in timings:
+                    speed_up = timings[(before, name)].median / timings[(after, name)].median
+                    print(f"  speed-up of {after} over {before}, {name}: {speed_up:.2f}x")
+        record.append(
+            {
+                "batch": batch_size,
+                "length": length,
+                "load_average": os.getloadavg(),
+                "timings": {f"{label}/{name}": t.to_json() for (label, name), t in timings.items()},
+            }
         )
-        for name in (FORWARD, *methods):
-            before, after = timings[("before", name)].median, timings[("after", name)].median
-            cells = []
-            for label, value in (("before", before), ("after", after)):
-                to_standard = f"{value / reference:>7.2f}" if reference else f"{'':>7}"
-                cells.append(f"{1000 * value:>10.1f}{to_standard}{value / timings[(label, FORWARD)].median:>7.2f}")
-            print(f"  {name:<18}{cells[0]}{cells[1]}{before / after:>9.2f}x")
+    if args.json:
+        args.json.write_text(json.dumps({"artifacts": [str(p) for p in args.artifacts], "shapes": record}, indent=1))
 
 
 if __name__ == "__main__":

@@ -136,6 +136,20 @@ def test_head_mask_scales_what_arrives_per_head_and_keeps_the_value() -> None:
     assert torch.equal(masked[:, 0], relevance[:, 0])
 
 
+def test_masked_product_rule_equals_the_head_mask_after_the_product_rule() -> None:
+    attention, value = torch.rand(2, 3, 5, 5), torch.randn(2, 3, 5, 4)
+    mask = torch.tensor([1.0, 0.0, 1.0])
+    relevance = torch.randn(2, 3, 5, 4)
+    fused = relevance_of(lambda a, v: rules.MaskedChefersProduct.apply(a, v, mask), [attention, value], relevance)
+    separate = relevance_of(
+        lambda a, v: rules.HeadMask.apply(rules.ChefersProduct.apply(a, v), mask), [attention, value], relevance
+    )
+    assert torch.equal(rules.MaskedChefersProduct.apply(attention, value, mask), attention @ value)
+    for ours, theirs in zip(fused, separate, strict=True):
+        assert torch.equal(ours, theirs)
+    assert torch.equal(fused[0][:, 1], torch.zeros(2, 5, 5))
+
+
 def test_stabilised_divide_is_zero_where_the_denominator_is() -> None:
     out = rules.stabilised_divide(torch.tensor([1.0, 2.0, -3.0]), torch.tensor([0.0, 4.0, -1.0]))
     assert out[0] == 0 and torch.isclose(out[1], torch.tensor(0.5)) and torch.isclose(out[2], torch.tensor(3.0))

@@ -6,6 +6,7 @@ the kernel's high-water mark (``/proc/self/clear_refs``), runs one call and read
 the difference is what the call itself needed (activations, workspace), weights excluded.
 
     python -m onnxplain.bench.memory ARTIFACT --method attnlrp --batch 8 --length 128
+    python -m onnxplain.bench.memory ARTIFACT --standard --batch 8 --length 512   # the standard forward
 """
 
 from __future__ import annotations
@@ -49,6 +50,30 @@ def probe(artifact_dir: Path, method: str | None, batch: int, length: int, devic
     }
 
 
+def probe_standard(artifact_dir: Path, batch: int, length: int, device: str, threads: int | None) -> dict:
+    """The same probe for the standard forward of the artifact's source checkpoint and precision (built and
+    cached by ``standard_forward`` if it is not yet)."""
+    from onnxplain.bench.inputs import benchmark_batch
+    from onnxplain.bench.onnx_candidates import standard_candidate, standard_session
+    from onnxplain.bench.standard_forward import standard_forward
+    from onnxplain.runtime.artifact import read_manifest
+
+    manifest = read_manifest(artifact_dir)
+    built = standard_forward(manifest.source["model_dir"], manifest.precision, progress=lambda _: None)
+    session = standard_session(built.path, device, threads)
+    standard_candidate(session, benchmark_batch(artifact_dir, 1, 8))()
+    call = standard_candidate(session, benchmark_batch(artifact_dir, batch, length))
+    loaded = status_kib("VmRSS")
+    exact = reset_high_water_mark()
+    call()
+    peak = peak_resident_bytes()
+    return {
+        "loaded_bytes": (loaded or 0) * KIB,
+        "call_peak_bytes": max(0, peak - (loaded or 0) * KIB),
+        "exact": exact,
+    }
+
+
 def measure(
     artifact_dir: Path, method: str | None, batch: int, length: int, device: str, threads: int | None
 ) -> CallMemory:
@@ -70,12 +95,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="peak memory of one call of an artifact's pruned session")
     parser.add_argument("artifact", type=Path)
     parser.add_argument("--method", help="explain graph of this method (default: the forward graph)")
+    parser.add_argument("--standard", action="store_true", help="the standard forward instead of the artifact")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--length", type=int, default=128)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int)
     args = parser.parse_args()
-    print(json.dumps(probe(args.artifact, args.method, args.batch, args.length, args.device, args.threads)))
+    if args.standard:
+        print(json.dumps(probe_standard(args.artifact, args.batch, args.length, args.device, args.threads)))
+    else:
+        print(json.dumps(probe(args.artifact, args.method, args.batch, args.length, args.device, args.threads)))
 
 
 if __name__ == "__main__":

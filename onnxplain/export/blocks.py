@@ -81,7 +81,7 @@ def self_attention(
         trace.last_full_attention = lambda: attention_probabilities(
             rules, split_heads(linear(rules, x, weights.query), heads, head_dim), key, bias, head_dim
         )
-    context = rules.head_mask(rules.context(attention, value), head_mask)
+    context = rules.masked_context(attention, value, head_mask)
     trace.attentions.append(attention)
     trace.values.append(value)
     trace.contexts.append(context)

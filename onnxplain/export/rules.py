@@ -133,6 +133,28 @@ class ChefersProduct(ProductOfActivations):
         return r_p / 2, r_q / 2
 
 
+class MaskedChefersProduct(Function):
+    """The context ``C = A V`` of a head-masked Chefer pass [Mask-LRP, sec. 3.2; Chefer, eq. 10]: the product
+    rule on the relevance arriving at ``C``, each operand's share halved and multiplied by its head's 0/1 mask.
+    Equal to ``HeadMask`` after ``ChefersProduct`` (the rule is linear in the relevance and the mask is 0 or 1),
+    but it divides the *unmasked* relevance, as Mask-LRP's stored attention relevance does."""
+
+    @staticmethod
+    def forward(p: Tensor, q: Tensor, head_mask: Tensor) -> Tensor:
+        return p @ q
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, Tensor, None]:
+        p, q, head_mask = ctx.saved_tensors  # head_mask [heads]; p, q [batch, heads, ...]
+        r_p, r_q = product_relevance(p, q, relevance)
+        mask = head_mask[None, :, None, None].to(relevance.dtype) / 2
+        return r_p * mask, r_q * mask, None
+
+
 class RelevancePassthrough(Function):
     """Any shape-preserving operation whose relevance passes through unchanged [Chefer, sec. 3]:
     GELU, tanh, LayerNorm, softmax, dropout, the attention scaling and mask bias."""

@@ -96,6 +96,11 @@ class Gradient:
     def head_mask(self, context: Tensor, head_mask: Tensor) -> Tensor:
         return context
 
+    def masked_context(self, attention: Tensor, value: Tensor, head_mask: Tensor) -> Tensor:
+        """The context ``A V`` with the head mask applied to what its backward carries (``head_mask`` of
+        ``context``, unless a rule set does both in one rule)."""
+        return self.head_mask(self.context(attention, value), head_mask)
+
 
 class Chefer(Gradient):
     """Chefer et al.'s LRP rules (SPEC 2.1): the backward pass carries relevance."""
@@ -140,6 +145,13 @@ class Chefer(Gradient):
 
     def head_mask(self, context: Tensor, head_mask: Tensor) -> Tensor:
         return rules.HeadMask.apply(context, head_mask) if self.head_masked else context
+
+    def masked_context(self, attention: Tensor, value: Tensor, head_mask: Tensor) -> Tensor:
+        # The product rule on the unmasked relevance, masked after: the same operations as Mask-LRP's stored
+        # attention relevance, which the exporter then computes once.
+        if self.head_masked:
+            return rules.MaskedChefersProduct.apply(attention, value, head_mask)
+        return self.context(attention, value)
 
 
 class ConservativePropagation(Gradient):
