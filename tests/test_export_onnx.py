@@ -88,6 +88,7 @@ def test_artifact_describes_itself(tiny_artifact: Path) -> None:
     stored = {p.key: p.value for p in model.metadata_props}[artifact.METADATA_KEY]
     written = json.loads((tiny_artifact / artifact.MANIFEST_FILE).read_text())
     assert json.loads(stored) == {k: v for k, v in written.items() if k != "files"}  # its own hash it cannot hold
+    assert not any(node.metadata_props for node in model.graph.node)  # the tracer's provenance is dropped
     assert [o.name for o in model.graph.output] == ["logits", *(r.output for r in manifest.methods.values())]
     assert manifest.format_version == artifact.FORMAT_VERSION == 3
     batch_axis = model.graph.input[0].type.tensor_type.shape.dim[0]

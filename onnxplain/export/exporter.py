@@ -102,6 +102,10 @@ def finish_onnx(path: Path, manifest: artifact.Manifest) -> list[str]:
     import onnx
 
     model = onnx.load(str(path))
+    for node in model.graph.node:
+        # torch.onnx's provenance of each node (namespace, FX node, class hierarchy): no consumer reads it,
+        # and it is about 8 MB of MiniLM's graph, a quarter of its int8 artifact
+        del node.metadata_props[:]
     del model.metadata_props[:]
     entry = model.metadata_props.add()
     entry.key, entry.value = artifact.METADATA_KEY, json.dumps(manifest.to_json(with_files=False))
