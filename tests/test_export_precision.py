@@ -18,7 +18,7 @@ from onnxplain.cli import main
 from onnxplain.export import graph
 from onnxplain.export.checkpoint import load_checkpoint
 from onnxplain.export.fidelity import average_ranks, spearman, top_overlap
-from onnxplain.export.int8 import quantise_int8, weight_source
+from onnxplain.export.int8 import ACTIVATION_LEVELS, LEVELS, quantise_int8, weight_source
 from onnxplain.runtime import Explainer
 from onnxplain.runtime.artifact import MODEL_FILE, manifest_schema, read_manifest
 
@@ -78,6 +78,30 @@ def test_int8_graph_multiplies_every_weight_in_integers_and_keeps_examples_apart
     alone = run_graph(quantised.model, tuple(t[1:2] if t.dim() and t.shape[0] == 4 else t for t in inputs))
     for together, single in zip(int8, alone, strict=True):  # each row is quantised by itself
         assert np.allclose(together[1:2], single, rtol=1e-4, atol=1e-6 * max(1.0, float(np.abs(single).max())))
+
+
+def test_integer_products_are_exact_at_the_quantisers_extremes() -> None:
+    """ONNX Runtime's MatMulInteger at the largest activation (255) and weights of either sign at the int8 range
+    (LEVELS) equals the exact integer product on this CPU: without VNNI its int16 pair sums saturate at a wider
+    weight range, which would make an int8 artifact's results depend on the machine."""
+    rng = np.random.default_rng(0)
+    activations = np.full((8, 384), int(ACTIVATION_LEVELS), dtype=np.uint8)
+    activations[1::2] = rng.integers(0, int(ACTIVATION_LEVELS) + 1, (4, 384), dtype=np.uint8)
+    weights = rng.choice(np.array([-LEVELS, LEVELS], dtype=np.int8), (384, 64))
+    weights[:, ::3] = rng.integers(-int(LEVELS), int(LEVELS) + 1, (384, 22), dtype=np.int8)
+    node = onnx.helper.make_node("MatMulInteger", ["a", "w"], ["y"])
+    graph = onnx.helper.make_graph(
+        [node],
+        "product",
+        [onnx.helper.make_tensor_value_info("a", onnx.TensorProto.UINT8, list(activations.shape))],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.INT32, [8, 64])],
+        [onnx.numpy_helper.from_array(weights, "w")],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    [product] = session.run(None, {"a": activations})
+    assert np.array_equal(product, activations.astype(np.int64) @ weights.astype(np.int64))
 
 
 def test_fidelity_measures() -> None:
