@@ -81,12 +81,13 @@ def test_int8_graph_multiplies_every_weight_in_integers_and_keeps_examples_apart
 
 
 def test_integer_products_are_exact_at_the_quantisers_extremes() -> None:
-    """ONNX Runtime's MatMulInteger at the largest activation (255) and weights of either sign at the int8 range
-    (LEVELS) equals the exact integer product on this CPU: without VNNI its int16 pair sums saturate at a wider
-    weight range, which would make an int8 artifact's results depend on the machine."""
+    """ONNX Runtime's MatMulInteger at the largest activation the quantiser writes and weights of either sign at
+    the int8 range (LEVELS) equals the exact integer product on this CPU: without VNNI its int16 pair sums
+    saturate at a wider activation range, which would make an int8 artifact's results depend on the machine."""
     rng = np.random.default_rng(0)
-    activations = np.full((8, 384), int(ACTIVATION_LEVELS), dtype=np.uint8)
-    activations[1::2] = rng.integers(0, int(ACTIVATION_LEVELS) + 1, (4, 384), dtype=np.uint8)
+    top = int(ACTIVATION_LEVELS) + 1  # a row's rounded zero point and value can add up to one step more
+    activations = np.full((8, 384), top, dtype=np.uint8)
+    activations[1::2] = rng.integers(0, top + 1, (4, 384), dtype=np.uint8)
     weights = rng.choice(np.array([-LEVELS, LEVELS], dtype=np.int8), (384, 64))
     weights[:, ::3] = rng.integers(-int(LEVELS), int(LEVELS) + 1, (384, 22), dtype=np.int8)
     node = onnx.helper.make_node("MatMulInteger", ["a", "w"], ["y"])

@@ -5,7 +5,7 @@ Every matrix product whose second operand is a weight matrix (directly, or its t
 as the backward passes and Chefer's linear rule read it) becomes ``MatMulInteger``: the weight is stored once
 as int8 with one symmetric per-tensor scale (the transpose and absolute value of the int8 matrix are exact and
 ONNX Runtime folds them when it loads the graph), and the other operand is quantised to uint8 when the graph runs,
-**row by row** (per token: the row's range, with 0, in 255 steps; the zero point is taken out afterwards with
+**row by row** (per token: the row's range, with 0, in 127 steps; the zero point is taken out afterwards with
 the weight's column sums, since ONNX Runtime's integer product takes one zero point only), so that an example's
 result never depends on the rest of its batch, which per-tensor dynamic quantisation (ONNX Runtime's
 ``quantize_dynamic``) would break. Every other use of a weight (embedding look-ups, products left in fp32) reads the
@@ -25,13 +25,14 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 MIN_WEIGHT_SIDE = 16  # 2-D float tensors at least this long on both sides are weights; the rest stays fp32
-# int8 weights: symmetric, 7 bits (-63..63). On x86 CPUs without VNNI, ONNX Runtime's uint8 x int8 product adds
-# pairs of products in int16 with saturation: 255 x 127 x 2 overflows it, 255 x 63 x 2 does not. With the full
-# -127..127 range, MatMulInteger was off by 17% of its largest exact value on an AVX2 machine (tested in
-# tests/test_export_precision.py); at 7 bits it is exact on every CPU, so one artifact gives the same result
-# everywhere (ONNX Runtime's own quantize_dynamic offers the same choice as reduce_range).
-LEVELS = 63.0
-ACTIVATION_LEVELS = 255.0  # uint8 activations: each row's range (with 0) in 255 steps
+LEVELS = 127.0  # int8 weights: symmetric, -127..127
+# uint8 activations: each row's range (with 0) in 127 steps, so 0..127 (128 at most after rounding). On x86 CPUs
+# without VNNI, ONNX Runtime's uint8 x int8 product adds pairs of products in int16 with saturation: 255 x 127 x 2
+# overflows it, 128 x 127 x 2 does not. With 255 steps MatMulInteger was off by 17% of its largest exact value on
+# an AVX2 machine (tests/test_export_precision.py checks the extremes); with 127 it is exact on every CPU, so one
+# artifact gives the same result everywhere. 7-bit weights (ONNX Runtime's reduce_range) would do the same, but
+# one scale per weight matrix cannot spare the bit: on MiniLM they changed 15% of 60 held-out predictions.
+ACTIVATION_LEVELS = 127.0
 
 
 @dataclass
@@ -171,7 +172,7 @@ def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> Qu
 
 def activation_quantisation(activation: str, prefix: str) -> list[onnx.NodeProto]:
     """Nodes that quantise the 2-D ``activation`` to uint8 row by row: each row's range, widened to include 0,
-    in 255 steps (``QuantizeLinear`` along axis 0). Outputs ``{prefix}/a_q``, and ``/a_scale`` and
+    in ``ACTIVATION_LEVELS`` steps (``QuantizeLinear`` along axis 0). Outputs ``{prefix}/a_q``, and ``/a_scale`` and
     ``/a_zero_point`` as float [rows, 1]."""
 
     def node(op: str, inputs: list[str], output: str, **attributes: object) -> onnx.NodeProto:
