@@ -13,6 +13,7 @@
  * version 2 prescribes.
  */
 import { ArtifactError } from "./errors.js";
+import { sha256Hex } from "./sha256.js";
 
 export const READABLE_FORMAT_VERSIONS = [1, 2, 3] as const;
 export const MODEL_FILE = "model.onnx";
@@ -163,9 +164,14 @@ function parseJsonBytes(bytes: Uint8Array, where: string): unknown {
 /** SHA-256 of some bytes as 64 lowercase hex digits. */
 export type Sha256 = (data: Uint8Array) => Promise<string>;
 
-/** Web Crypto's SHA-256 (browsers; Node 20+ has it too, though its own `node:crypto` hashes twice as fast). */
+/**
+ * Web Crypto's SHA-256 (browsers; Node 20+ has it too, though its own `node:crypto` hashes twice as fast). A page
+ * that is not a secure context (plain http beyond localhost) has no `crypto.subtle`: it hashes in TypeScript.
+ */
 export const webCryptoSha256: Sha256 = async (data) => {
-  const digest = await globalThis.crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
+  const subtle = globalThis.crypto?.subtle;
+  if (subtle === undefined) return sha256Hex(data);
+  const digest = await subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
   return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 };
 

@@ -52,3 +52,13 @@ test("a file of another size or another sha256 is refused in one sentence naming
     rmSync(join(directory, ".."), { recursive: true, force: true });
   }
 });
+
+test("the TypeScript SHA-256 (pages without Web Crypto) equals node:crypto's at every padding boundary", async () => {
+  const { sha256Hex } = await import("../../dist/sha256.js");
+  const { createHash } = await import("node:crypto");
+  for (const length of [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 4099]) {
+    const bytes = Uint8Array.from({ length }, (_, i) => (i * 131 + 7) & 255);
+    assert.equal(sha256Hex(bytes), createHash("sha256").update(bytes).digest("hex"), `${length} bytes`);
+  }
+  assert.equal(sha256Hex(new TextEncoder().encode("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+});
