@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,20 @@ class CallMemory:
     call_peak_bytes: int
 
 
+def measure_call(warm_up: Callable[[], object], call: Callable[[], object]) -> dict:
+    """Run ``warm_up`` (which builds the session), then the resident memory before ``call`` and the most it added."""
+    warm_up()
+    loaded = status_kib("VmRSS")
+    exact = reset_high_water_mark()
+    call()
+    peak = peak_resident_bytes()
+    return {
+        "loaded_bytes": (loaded or 0) * KIB,
+        "call_peak_bytes": max(0, peak - (loaded or 0) * KIB),
+        "exact": exact,
+    }
+
+
 def probe(artifact_dir: Path, method: str | None, batch: int, length: int, device: str, threads: int | None) -> dict:
     from onnxplain.bench.inputs import benchmark_batch
     from onnxplain.bench.onnx_candidates import load_explainer
@@ -38,16 +53,10 @@ def probe(artifact_dir: Path, method: str | None, batch: int, length: int, devic
     methods = () if method is None else (method,)
     data = benchmark_batch(artifact_dir, batch, length)
     tiny = benchmark_batch(artifact_dir, 1, 8)
-    explainer.run(tiny.input_ids, tiny.attention_mask, methods=methods)  # builds the session before the baseline
-    loaded = status_kib("VmRSS")
-    exact = reset_high_water_mark()
-    explainer.run(data.input_ids, data.attention_mask, methods=methods)
-    peak = peak_resident_bytes()
-    return {
-        "loaded_bytes": (loaded or 0) * KIB,
-        "call_peak_bytes": max(0, peak - (loaded or 0) * KIB),
-        "exact": exact,
-    }
+    return measure_call(
+        lambda: explainer.run(tiny.input_ids, tiny.attention_mask, methods=methods),
+        lambda: explainer.run(data.input_ids, data.attention_mask, methods=methods),
+    )
 
 
 def probe_standard(artifact_dir: Path, batch: int, length: int, device: str, threads: int | None) -> dict:
@@ -61,17 +70,10 @@ def probe_standard(artifact_dir: Path, batch: int, length: int, device: str, thr
     manifest = read_manifest(artifact_dir)
     built = standard_forward(manifest.source["model_dir"], manifest.precision, progress=lambda _: None)
     session = standard_session(built.path, device, threads)
-    standard_candidate(session, benchmark_batch(artifact_dir, 1, 8))()
-    call = standard_candidate(session, benchmark_batch(artifact_dir, batch, length))
-    loaded = status_kib("VmRSS")
-    exact = reset_high_water_mark()
-    call()
-    peak = peak_resident_bytes()
-    return {
-        "loaded_bytes": (loaded or 0) * KIB,
-        "call_peak_bytes": max(0, peak - (loaded or 0) * KIB),
-        "exact": exact,
-    }
+    return measure_call(
+        standard_candidate(session, benchmark_batch(artifact_dir, 1, 8)),
+        standard_candidate(session, benchmark_batch(artifact_dir, batch, length)),
+    )
 
 
 def measure(
