@@ -147,16 +147,30 @@ def command_line_scenario(artifact: Path) -> dict[str, Any]:
         wait_until_up(f"http://127.0.0.1:{port}/health", server, timeout=180)
         plans = load.plan_requests(64, bad_every=10**6, max_text_chars=10_000)
         stopping: dict[str, float] = {}
+        probes: list[tuple[int | None, bytes]] = []
+
+        def probe() -> None:  # a request every 50 ms from the signal on, until the port closes (at most 60 s)
+            while time.monotonic() - stopping["at"] < 60:
+                probes.append(load.send("127.0.0.1", port, "/explain", b'{"text": "after the signal"}', 30))
+                if probes[-1][0] is None:
+                    return
+                time.sleep(0.05)
+
+        probing = threading.Thread(target=probe)
 
         def terminate_once(done: int) -> None:  # as soon as the first answer is back, with the others in flight
             if not stopping:
                 stopping["at"] = time.monotonic()
                 server.send_signal(signal.SIGTERM)
+                probing.start()
 
         report = load.run_load("127.0.0.1", port, plans, clients=32, timeout=60, deadline=120, during=terminate_once)
         result["counts"] = report.counts()
         in_flight = report.in_flight_at(stopping["at"])
         result["in_flight_at_sigterm"] = dict(Counter(str(o.status) for o in in_flight))
+        probing.join()
+        result["after_sigterm"] = dict(Counter(str(status) for status, _ in probes))
+        result["refusals_say_why"] = all(b"shutting down" in body for status, body in probes if status == 503)
         result["exit_status"] = server.wait(timeout=120)
         result["exit_s"] = time.monotonic() - stopping["at"]
     finally:

@@ -99,6 +99,10 @@ def test_the_command_line_stops_on_sigterm_after_answering_what_is_in_flight(see
     seen = seen["command_line"]
     assert "error" not in seen, seen.get("error")
     assert seen["exit_status"] == 0 and seen["said_stopping"]
-    # every request in flight when SIGTERM came is answered; later ones may be refused (the server is going)
+    # every request in flight when SIGTERM came is answered; requests sent after it are answered until the
+    # replicas drain, then refused with a 503 that says why, until Serve has gone and the port is closed
     assert set(seen["in_flight_at_sigterm"]) == {"200"}, seen["in_flight_at_sigterm"]
+    after = seen["after_sigterm"]
+    assert "503" in after and set(after) <= {"200", "503", "None"}, after
+    assert seen["refusals_say_why"]
     assert sum(seen["counts"].values()) == 64 and seen["counts"].get("good: 200", 0) >= 1

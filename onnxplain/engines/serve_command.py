@@ -6,11 +6,13 @@ Kept apart from ``ray_serve`` so that ``onnxplain serve --help`` works without t
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 from typing import Any
 
 from onnxplain.errors import UserError
+from onnxplain.runtime.artifact import read_manifest
 from onnxplain.runtime.server_limits import ServerLimits
 
 
@@ -59,7 +61,9 @@ def run_on_ray(args: argparse.Namespace, limits: ServerLimits) -> int:
     load_options = {"device": args.device, "max_length": args.max_length, "intra_op_threads": threads}
     if getattr(args, "memory_budget", None) is not None:  # each replica gets the whole budget given
         load_options["memory_budget"] = args.memory_budget
-    app = build_app(
+    read_manifest(args.artifact)  # a wrong path fails here in one sentence, before Ray starts
+    app_for = functools.partial(
+        build_app,
         args.artifact,
         limits,
         replicas=args.replicas,
@@ -68,5 +72,6 @@ def run_on_ray(args: argparse.Namespace, limits: ServerLimits) -> int:
         model_name=args.model_name,
         replica_cpus=args.replica_cpus,
     )
-    serve_until_stopped(app, args.host, args.port, args.ray_address, num_cpus=max(cores, most * args.replica_cpus))
+    cpus = max(cores, most * args.replica_cpus)
+    serve_until_stopped(app_for, args.host, args.port, args.ray_address, num_cpus=cpus)
     return 0
