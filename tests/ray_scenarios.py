@@ -182,6 +182,47 @@ def command_line_scenario(artifact: Path) -> dict[str, Any]:
     return result
 
 
+def evaluate_scenario(artifact: Path, work: Path, texts: int = 40) -> dict[str, Any]:
+    """``onnxplain evaluate --engine ray`` (2 actors, in this Ray session) and the local engine on the same
+    texts: every curve, relevance and metric alike."""
+    import numpy as np
+
+    from onnxplain.cli import main as cli
+
+    data = work / "labelled.csv"
+    words = "the film is a warm funny and sharp look at love loss music friends and the long road home".split()
+    generator = random.Random(1)
+    with data.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["label", "text"])
+        for _ in range(texts):
+            sentence = " ".join(generator.choice(words) for _ in range(generator.randint(3, 30)))
+            writer.writerow([generator.randint(0, 2), sentence])
+    common = ["evaluate", str(artifact), "--data", str(data), "--bootstrap", "50", "--quiet", "--batch-size", "4"]
+    common += ["--methods", "mask-lrp,attnlrp,rollout", "--random-masks", "1", "--threads", "1"]
+    outs = {"local": work / "evaluate-local", "ray": work / "evaluate-ray"}
+    result: dict[str, Any] = {
+        "status": {
+            "local": cli([*common, "--out", str(outs["local"])]),
+            "ray": cli([*common, "--out", str(outs["ray"]), "--engine", "ray", "--actors", "2"]),
+        },
+        "ray_still_up": __import__("ray").is_initialized(),  # a session it joined is left to its owner
+    }
+    with np.load(outs["local"] / "curves.npz") as local, np.load(outs["ray"] / "curves.npz") as on_ray:
+        compared = [key for key in local.files if not key.startswith("counters/")]
+        result["same_arrays"] = sorted(local.files) == sorted(on_ray.files)
+        result["max_difference"] = max(float(np.abs(local[k] - on_ray[k]).max(initial=0.0)) for k in compared)
+        result["texts"] = int(local["p0"].shape[0])
+    reports = {name: json.loads((out / "results.json").read_text()) for name, out in outs.items()}
+    means = {
+        name: [v["protocols"][p]["aopc"]["mean"] for v in report["variants"] for p in report["protocols"]]
+        for name, report in reports.items()
+    }
+    result["aopc_max_difference"] = max(abs(a - b) for a, b in zip(means["local"], means["ray"], strict=True))
+    result["variants"] = [v["name"] for v in reports["ray"]["variants"]]
+    return result
+
+
 def write_rows(path: Path, count: int) -> None:
     words = "good bad dull moving long honest gripping boring fine awful great slow".split()
     generator = random.Random(0)
@@ -291,6 +332,7 @@ def main() -> None:
         for name, scenario in (
             ("serve", lambda: serve_scenarios(args.artifact, args.requests)),
             ("bulk", lambda: bulk_scenarios(args.artifact, args.work, args.rows)),
+            ("evaluate", lambda: evaluate_scenario(args.artifact, args.work)),
         ):
             try:
                 result[name] = scenario()

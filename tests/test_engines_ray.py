@@ -95,6 +95,17 @@ def test_bulk_on_ray_equals_local_and_survives_a_killed_actor(seen: dict[str, An
     assert bulk["rerun_written"] == 0 and bulk["rerun_already"] == expected
 
 
+def test_evaluate_on_ray_data_equals_the_local_engine(seen: dict[str, Any]) -> None:
+    evaluated = seen["evaluate"]
+    assert "error" not in evaluated, evaluated.get("error")
+    assert evaluated["status"] == {"local": 0, "ray": 0} and evaluated["ray_still_up"]
+    assert evaluated["same_arrays"] and evaluated["texts"] >= 10, evaluated
+    assert "mask-lrp:random-0" in evaluated["variants"] and "random" in evaluated["variants"]
+    # every curve and relevance alike up to the rounding of different padding (texts meet other texts in
+    # the blocks of the actors than in the local batches)
+    assert evaluated["max_difference"] < 1e-5 and evaluated["aopc_max_difference"] < 1e-6, evaluated
+
+
 def test_the_command_line_stops_on_sigterm_after_answering_what_is_in_flight(seen: dict[str, Any]) -> None:
     seen = seen["command_line"]
     assert "error" not in seen, seen.get("error")

@@ -77,7 +77,7 @@ def explain_dataset(
     started locally). ``on_rows(total_written_so_far)`` is called as rows are written."""
     from tqdm import tqdm
 
-    from onnxplain.bulk.engines import explain_local, explain_on_ray
+    from onnxplain.bulk.engines import connect_ray, explain_local, explain_on_ray
     from onnxplain.bulk.explain_rows import RowExplainer, output_schema
     from onnxplain.bulk.parts import PartWriter, written_ids
     from onnxplain.bulk.rows import InputColumns, read_input
@@ -122,10 +122,7 @@ def explain_dataset(
         elif engine == "local":
             explain_local(todo, RowExplainer(artifact, methods, chunk_rows, options), writer, advance)
         elif engine == "ray":
-            import ray
-
-            if not ray.is_initialized():
-                ray.init(include_dashboard=False, log_to_driver=False, num_cpus=max(os.cpu_count() or 1, actors))
+            connect_ray(None, actors)
             explain_on_ray(todo, (artifact, methods, chunk_rows, options), actors, writer, advance)
         else:
             raise UserError(f"unknown engine {engine!r}; use local or ray")
@@ -152,9 +149,9 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("this onnxplain runtime has no memory budget; drop --memory-budget")
         load_options["memory_budget"] = args.memory_budget
     if args.engine == "ray" and args.ray_address:
-        import ray
+        from onnxplain.bulk.engines import connect_ray
 
-        ray.init(address=args.ray_address, log_to_driver=False)
+        connect_ray(args.ray_address, args.actors)
     summary = explain_dataset(
         args.artifact,
         args.data,

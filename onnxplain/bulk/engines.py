@@ -35,6 +35,21 @@ def blocks(rows: pa.Table, chunk_rows: int, chunks_per_block: int = CHUNKS_PER_B
         yield rows.slice(begin, end - begin)
 
 
+def connect_ray(address: str | None, actors: int) -> None:
+    """Join the Ray cluster at ``address``, or start one on this machine with at least ``actors`` CPUs (once:
+    a session already connected is kept)."""
+    import os
+
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(include_dashboard=False, log_to_driver=False, num_cpus=max(os.cpu_count() or 1, actors))
+
+
 def explain_local(rows: pa.Table, explainer: RowExplainer, writer: PartWriter, progress: Callable[[int], None]) -> None:
     for block in blocks(rows, explainer.chunk_rows):
         progress(writer.add(explainer(block)))

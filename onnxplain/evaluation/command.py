@@ -80,6 +80,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, help="ONNX Runtime intra-op threads (default: one per core; 1 on a shared machine)"
     )
+    parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="compute the curves in this process (default) or on Ray Data actors (--actors, --ray-address)",
+    )
+    parser.add_argument("--actors", type=int, default=2, help="--engine ray: actors, one ONNX Runtime session each")
+    parser.add_argument("--ray-address", help="--engine ray: join this Ray cluster (default: start a local one)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -99,7 +107,17 @@ def run(args: argparse.Namespace) -> int:
     from onnxplain.runtime import Explainer
     from onnxplain.runtime.artifact import TOKENIZER_FILE
 
-    for name in ("limit", "batch_size", "forward_batch_size", "forward_tokens", "bootstrap", "min_tokens", "threads"):
+    numbers = (
+        "limit",
+        "batch_size",
+        "forward_batch_size",
+        "forward_tokens",
+        "bootstrap",
+        "min_tokens",
+        "threads",
+        "actors",
+    )
+    for name in numbers:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be a positive number, not {value}; fix it")
@@ -163,19 +181,20 @@ def run(args: argparse.Namespace) -> int:
     heads_kept = heads_kept_of(manifest, [v.name for v in variants], args.seed)
 
     if not args.curves:
+        curve_options = {
+            "mask_token_id": mask_token,
+            "seed": args.seed,
+            "batch_size": args.batch_size,
+            "forward_batch_size": args.forward_batch_size,
+            "forward_tokens": args.forward_tokens or FORWARD_TOKENS,
+        }
         with tqdm(total=len(encoded.texts), unit="text", disable=args.quiet, desc="evaluate") as bar:
-            curves = perturbation_curves(
-                explainer,
-                encoded.texts,
-                variants,
-                protocols,
-                mask_token_id=mask_token,
-                seed=args.seed,
-                batch_size=args.batch_size,
-                forward_batch_size=args.forward_batch_size,
-                forward_tokens=args.forward_tokens or FORWARD_TOKENS,
-                progress=bar.update,
-            )
+            if args.engine == "ray":
+                curves = curves_on_ray_session(args, encoded.texts, variants, protocols, bar.update, curve_options)
+            else:
+                curves = perturbation_curves(
+                    explainer, encoded.texts, variants, protocols, progress=bar.update, **curve_options
+                )
     run_facts = Run(
         artifact=str(args.artifact),
         data=str(args.data),
@@ -196,6 +215,36 @@ def run(args: argparse.Namespace) -> int:
     print(paths[0].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def curves_on_ray_session(args: argparse.Namespace, texts, variants, protocols, progress, curve_options):
+    """The curves on Ray Data: ``--actors`` actors of ``--threads`` threads each (default: cores / actors), on
+    the cluster at ``--ray-address`` or one started here for this run."""
+    import os
+
+    import ray
+
+    from onnxplain.bulk.engines import connect_ray
+    from onnxplain.evaluation.engines import curves_on_ray
+
+    started_here = not ray.is_initialized() and not args.ray_address
+    connect_ray(args.ray_address, args.actors)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.actors)
+    load_options = {"intra_op_threads": threads, "memory_budget": args.memory_budget}
+    try:
+        return curves_on_ray(
+            args.artifact.resolve(),
+            load_options,
+            texts,
+            variants,
+            protocols,
+            actors=args.actors,
+            progress=progress,
+            **curve_options,
+        )
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def check_reference(reference: str | None, methods: list[str]) -> None:

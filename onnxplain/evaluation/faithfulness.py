@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -70,7 +70,7 @@ class Curves:
     def _groups(self) -> dict[str, dict[str, dict[str, np.ndarray]]]:
         return {STEPS: self.steps, COMPREHENSIVENESS: self.comprehensiveness, SUFFICIENCY: self.sufficiency}
 
-    def save(self, path: Path, **extra: np.ndarray) -> None:
+    def save(self, path: Path | BinaryIO, **extra: np.ndarray) -> None:
         """Every curve in one ``.npz`` file: ``p0``, ``steps/PROTOCOL/VARIANT``,
         ``comprehensiveness/OPERATOR/VARIANT``, ``sufficiency/OPERATOR/VARIANT``, each variant's relevance
         of all texts end to end as ``relevance/VARIANT`` (split it at ``token_counts``), and ``extra``."""
@@ -87,7 +87,7 @@ class Curves:
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
     @classmethod
-    def load(cls, *paths: Path | str) -> Curves:
+    def load(cls, *paths: Path | str | BinaryIO) -> Curves:
         """Curves written by ``save``; several files (runs on disjoint parts of one data set, with the same
         variants and protocols) are pooled text by text, in the order given."""
         runs = [np.load(path) for path in paths]
