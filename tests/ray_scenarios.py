@@ -19,6 +19,7 @@ import threading
 import time
 import traceback
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -192,12 +193,8 @@ def evaluate_scenario(artifact: Path, work: Path, texts: int = 40) -> dict[str, 
     data = work / "labelled.csv"
     words = "the film is a warm funny and sharp look at love loss music friends and the long road home".split()
     generator = random.Random(1)
-    with data.open("w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["label", "text"])
-        for _ in range(texts):
-            sentence = " ".join(generator.choice(words) for _ in range(generator.randint(3, 30)))
-            writer.writerow([generator.randint(0, 2), sentence])
+    sentences = (" ".join(generator.choice(words) for _ in range(generator.randint(3, 30))) for _ in range(texts))
+    write_csv(data, ["label", "text"], ([generator.randint(0, 2), sentence] for sentence in sentences))
     common = ["evaluate", str(artifact), "--data", str(data), "--bootstrap", "50", "--quiet", "--batch-size", "4"]
     common += ["--methods", "mask-lrp,attnlrp,rollout", "--random-masks", "1", "--threads", "1"]
     outs = {"local": work / "evaluate-local", "ray": work / "evaluate-ray"}
@@ -223,15 +220,19 @@ def evaluate_scenario(artifact: Path, work: Path, texts: int = 40) -> dict[str, 
     return result
 
 
+def write_csv(path: Path, header: list[str], rows: Iterable[list[Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
 def write_rows(path: Path, count: int) -> None:
     words = "good bad dull moving long honest gripping boring fine awful great slow".split()
     generator = random.Random(0)
-    with path.open("w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["id", "text"])
-        for index in range(count):
-            text = " ".join(generator.choice(words) for _ in range(generator.randint(1, 40)))
-            writer.writerow([f"row-{index}", text if index % 97 else ""])  # a few rows without text
+    texts = (" ".join(generator.choice(words) for _ in range(generator.randint(1, 40))) for _ in range(count))
+    # a few rows without text
+    write_csv(path, ["id", "text"], ([f"row-{i}", text if i % 97 else ""] for i, text in enumerate(texts)))
 
 
 def bulk_scenarios(
