@@ -134,3 +134,61 @@ def test_a_large_call_that_outgrows_its_model_refits_it_and_a_small_noisy_one_do
     assert planner.models["m"] is small  # too small a call to matter to the budget: other threads' noise
     planner.run_call(("m",), 1, 1000, lambda: np.ones(128 * MIB // 8).sum())
     assert planner.models["m"].bytes(1, 1000) >= 120 * MIB
+
+
+def freed_blocks(count: int, size: int) -> None:
+    """Allocate, touch and free ``count`` blocks of ``size`` bytes (each below glibc's raised mmap threshold)."""
+    blocks = [np.ones(size // 8) for _ in range(count)]
+    del blocks
+
+
+@needs_proc
+def test_freed_blocks_stay_in_the_heap_for_the_next_call_until_trimmed() -> None:
+    from onnxplain.runtime import process_memory
+
+    if not process_memory.reuse_freed_heap():
+        pytest.skip("the C library has no mallopt (not glibc)")
+    process_memory.trim()
+    before = process_memory.resident_bytes()
+    freed_blocks(4, 16 * MIB)  # 64 MiB freed: kept, where glibc's defaults would have unmapped each block
+    kept = process_memory.resident_bytes()
+    process_memory.trim()
+    trimmed = process_memory.resident_bytes()
+    assert before is not None and kept is not None and trimmed is not None
+    assert kept - before >= 48 * MIB, (before, kept)
+    assert kept - trimmed >= 48 * MIB, (kept, trimmed)
+
+
+@needs_proc
+def test_the_kept_heap_is_handed_back_before_a_call_it_could_push_over_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from onnxplain.runtime import process_memory
+    from onnxplain.runtime.memory_budget import MemoryBudget
+    from onnxplain.runtime.memory_planner import MemoryPlanner
+
+    if not process_memory.reuse_freed_heap():
+        pytest.skip("the C library has no mallopt (not glibc)")
+    trims: list[int | None] = []
+    real_trim = process_memory.trim
+
+    def counted_trim() -> bool:
+        trims.append(process_memory.resident_bytes())
+        return real_trim()
+
+    real_trim()
+    loaded = process_memory.resident_bytes() or 0
+    planner = MemoryPlanner(MemoryBudget(150 * MIB, "test"), loaded, 2048, lambda m, b, t: None, lambda: 0)
+    planner.models["m"] = WorkingMemory(0.0, 0.0, 30 * MIB / 1000**2, probes=((1, 1000, 30 * MIB),))  # 30 MiB
+    monkeypatch.setattr(process_memory, "trim", counted_trim)
+    small = lambda: np.ones(MIB // 8).sum()  # noqa: E731
+
+    planner.run_call(("m",), 1, 1000, small)  # 30 MiB foreseen, nothing kept: the heap is left as it is
+    assert trims == []
+    freed_blocks(8, 16 * MIB)  # 128 MiB kept: with the next call's 30 MiB over the 150 MiB budget
+    planner.run_call(("m",), 1, 1000, small)
+    assert len(trims) == 1 and trims[0] is not None and trims[0] - loaded >= 100 * MIB
+    planner.run_call(("m",), 1, 1000, small)  # handed back: nothing to trim again
+    assert len(trims) == 1
+    planner.run_call(("m",), 2, 1000, small)  # 60 MiB, over a quarter of the budget: measured from a clean heap
+    assert len(trims) == 2

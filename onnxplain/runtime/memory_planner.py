@@ -116,25 +116,33 @@ class MemoryPlanner:
     def run_call(self, methods: Sequence[str], batch: int, tokens: int, call: Callable[[], Value]) -> Value:
         """Run one ONNX Runtime call under the budget's watch: never beside a probe; its peak measured, and a
         method's model that a call of at least a quarter of the budget proves too low (by more than 16 MiB or
-        2% of the budget: other threads allocate too) refitted to cover it (and cached); the freed memory handed
-        back after (``malloc_trim``, 1-100 ms against calls of 0.2-20 s: without it, memory freed by ONNX
-        Runtime's threads stays in their own C-heap arenas, where a call of another shape cannot always reuse
-        it, and resident memory creeps past the budget)."""
+        2% of the budget: other threads allocate too) refitted to cover it (and cached).
+
+        The C heap that earlier calls freed is kept for this one to reuse (``process_memory.reuse_freed_heap``:
+        no page faults on blocks it reuses) unless it and this call's predicted working memory could together
+        exceed the call budget, or the call is large enough to refit its model: then it is handed back first
+        (``malloc_trim``, 1-100 ms), so that memory stays within the budget even where a call of another shape
+        or from another thread cannot reuse what is kept, and a large call is measured from a clean heap."""
         if self.budget is None or self._unmeasurable or MEASURING.probing_here():
             return call()
         method = methods[0] if len(methods) == 1 else FORWARD if not methods else None
+        with self._lock:
+            known = [self.models.get(m) for m in (methods or (FORWARD,))]
+            predicted = None if None in known else sum(m.bytes(batch, tokens) for m in known if m is not None)
         with MEASURING.call():
+            budget = self.call_budget or 0
             before = process_memory.resident_bytes()
+            kept = None if before is None else before - self.loaded_bytes - self._added_sessions_bytes()
+            if predicted is None or kept is None or predicted >= budget / 4 or max(0, kept) + predicted > budget:
+                process_memory.trim()
+                before = process_memory.resident_bytes()
             watched = before is not None and process_memory.reset_high_water_mark()
             value = call()
             used = process_memory.peak_resident_bytes() - before if watched and before is not None else 0
-            process_memory.trim()
-        budget = self.call_budget or 0
-        if method is None:
+        if method is None or predicted is None:
             return value
         with self._lock:
             model = self.models.get(method)
-            predicted = 0 if model is None else model.bytes(batch, tokens)
             # learn from calls large enough to matter to the budget, by more than other threads' noise
             if model is not None and predicted >= budget / 4 and used > predicted + max(LEARN_SLACK, budget / 50):
                 self.models[method] = refit(model, batch, tokens, used)

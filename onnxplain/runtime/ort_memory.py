@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import onnxruntime as ort
 
+from onnxplain.runtime import process_memory
+
 SHRINK_CPU_ARENA = ("memory.enable_memory_arena_shrinkage", "cpu:0")
 
 
@@ -20,13 +22,17 @@ SHRINK_CPU_ARENA = ("memory.enable_memory_arena_shrinkage", "cpu:0")
 class OrtMemorySettings:
     """``cpu_arena``: ONNX Runtime's own CPU allocator arena (off: the C library's malloc, which gives large
     blocks back when freed); ``memory_pattern``: plan one block per input shape; ``arena_shrinkage``: hand
-    the arena's unused chunks back after every call (only with the arena)."""
+    the arena's unused chunks back after every call (only with the arena); ``reuse_heap``: without the arena,
+    keep freed blocks in the C heap for the next call (``process_memory.reuse_freed_heap``, process-wide)."""
 
     cpu_arena: bool = False
     memory_pattern: bool = False
     arena_shrinkage: bool = False
+    reuse_heap: bool = True
 
     def apply(self, options: ort.SessionOptions) -> ort.SessionOptions:
+        if self.reuse_heap and not self.cpu_arena:
+            process_memory.reuse_freed_heap()
         options.enable_cpu_mem_arena = self.cpu_arena
         options.enable_mem_pattern = self.memory_pattern
         return options
@@ -41,7 +47,8 @@ class OrtMemorySettings:
     @property
     def name(self) -> str:
         if not self.cpu_arena:
-            return "no arena" + (", memory pattern" if self.memory_pattern else "")
+            heap = ", freed heap kept" if self.reuse_heap else ""
+            return "no arena" + (", memory pattern" if self.memory_pattern else "") + heap
         parts = ["arena", "memory pattern" if self.memory_pattern else "no memory pattern"]
         return ", ".join(parts + (["shrinkage"] if self.arena_shrinkage else []))
 
