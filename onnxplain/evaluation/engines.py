@@ -1,6 +1,7 @@
 """Where ``evaluate`` computes its curves: in this process, or on Ray Data (``--engine ray``).
 
-On Ray, the selected texts are cut into blocks of ``BLOCK_BATCHES`` explain batches; ``map_batches`` runs
+On Ray, the selected texts are cut into blocks of ``BLOCK_BATCHES`` explain batches (fewer where there are too
+few texts to give every actor one); ``map_batches`` runs
 ``BlockCurves`` in a pool of ``actors`` actors, each of which loads the artifact once and computes a block's
 curves with the very ``perturbation_curves`` of the local engine. A block's curves come back as the bytes of
 ``Curves.save`` and are pooled text by text in input order, as ``evaluate --curves`` pools the files of runs on
@@ -55,6 +56,13 @@ class BlockCurves:
         return {"first": list(batch["first"]), "curves": saved}
 
 
+def block_batches(texts: int, batch: int, actors: int) -> int:
+    """Explain batches per block: ``BLOCK_BATCHES``, fewer where that would leave an actor without a block
+    (blocks stay whole explain batches, as the local engine forms them)."""
+    batches = -(-texts // batch)
+    return max(1, min(BLOCK_BATCHES, -(-batches // max(1, actors))))
+
+
 def curves_on_ray(
     artifact: str | Path,
     load_options: dict[str, Any],
@@ -74,7 +82,8 @@ def curves_on_ray(
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
-    block = BLOCK_BATCHES * int(curve_options.get("batch_size", 16))
+    batch = int(curve_options.get("batch_size", 16))
+    block = batch * block_batches(len(texts), batch, actors)
     bounds = [{"first": first, "last": min(first + block, len(texts))} for first in range(0, len(texts), block)]
     dataset = ray.data.from_items(bounds, override_num_blocks=len(bounds))
     computed = dataset.map_batches(
