@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from compare_artifacts import shapes as parse_shapes  # this folder: run as a script
+
 SETTINGS = ("kept", "not kept")
 
 
@@ -63,7 +65,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     methods = [m for m in args.methods.split(",") if m]
-    shapes = [(int(b), int(t)) for b, t in (s.split("x") for s in args.shapes.split(",") if s)]
+    shapes = parse_shapes(args.shapes)
     options = {"threads": args.threads, "budget": args.budget, "calls": args.calls}
     if args.child:
         print(json.dumps(child(args.artifact, args.child, methods, shapes, options)))

@@ -32,9 +32,17 @@ UNLIMITED = "unlimited"
 FORWARD = "forward"  # the working memory of the logits-only graph, beside the methods'
 Value = TypeVar("Value")
 LEARN_SLACK = 16 * 2**20
+
+
 PROBE_TEXT = "The quiet harbour film finds its feet slowly, and the acting stays warm and unshowy throughout. "
 # Run a method's graph at (batch, tokens); ``method`` FORWARD runs the logits-only graph.
 RunShape = Callable[[str, int, int], object]
+
+
+def learns_from(predicted: int, budget: int) -> bool:
+    """Whether a call of ``predicted`` bytes is large enough to the budget to refit its model from (a quarter):
+    such a call is measured from a trimmed heap."""
+    return predicted >= budget / 4
 
 
 class MemoryPlanner:
@@ -133,7 +141,7 @@ class MemoryPlanner:
             budget = self.call_budget or 0
             before = process_memory.resident_bytes()
             kept = None if before is None else before - self.loaded_bytes - self._added_sessions_bytes()
-            if predicted is None or kept is None or predicted >= budget / 4 or max(0, kept) + predicted > budget:
+            if predicted is None or kept is None or learns_from(predicted, budget) or max(0, kept) + predicted > budget:
                 process_memory.trim()
                 before = process_memory.resident_bytes()
             watched = before is not None and process_memory.reset_high_water_mark()
@@ -144,7 +152,8 @@ class MemoryPlanner:
         with self._lock:
             model = self.models.get(method)
             # learn from calls large enough to matter to the budget, by more than other threads' noise
-            if model is not None and predicted >= budget / 4 and used > predicted + max(LEARN_SLACK, budget / 50):
+            outgrown = used > predicted + max(LEARN_SLACK, budget / 50)
+            if model is not None and learns_from(predicted, budget) and outgrown:
                 self.models[method] = refit(model, batch, tokens, used)
                 if self._cache is not None:
                     self._cache.write(method, self.models[method])
