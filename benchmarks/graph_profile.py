@@ -39,6 +39,19 @@ def pruned(model: onnx.ModelProto, outputs: list[str]) -> onnx.ModelProto:
     return copy
 
 
+def benchmark_feeds(artifact: Path, batch: int, length: int) -> dict[str, np.ndarray]:
+    """Every input an explain graph may take, for ``batch`` real texts of ``length`` tokens (the predicted
+    class, the artifact's default head mask); a session takes the ones its pruned graph reads."""
+    texts = benchmark_batch(artifact, batch, length)
+    return {
+        "input_ids": texts.input_ids,
+        "attention_mask": texts.attention_mask,
+        TARGET: np.full(batch, -1, dtype=np.int64),
+        TOKEN_TYPE_IDS: np.zeros_like(texts.input_ids),
+        HEAD_MASK: np.asarray(read_manifest(artifact).default_head_mask, dtype=np.float32),
+    }
+
+
 def node_counts(model: onnx.ModelProto) -> Counter[str]:
     return Counter(node.op_type for node in model.graph.node)
 
@@ -80,11 +93,7 @@ def main() -> None:
 
     manifest = read_manifest(args.artifact)
     model = onnx.load(str(args.artifact / MODEL_FILE))
-    batch = benchmark_batch(args.artifact, args.batch, args.length)
-    feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
-    feeds[TARGET] = np.full(args.batch, -1, dtype=np.int64)
-    feeds[TOKEN_TYPE_IDS] = np.zeros_like(batch.input_ids)
-    feeds[HEAD_MASK] = np.asarray(manifest.default_head_mask, dtype=np.float32)
+    feeds = benchmark_feeds(args.artifact, args.batch, args.length)
 
     with tempfile.TemporaryDirectory() as scratch:
         results = {}

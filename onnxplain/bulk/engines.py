@@ -67,9 +67,9 @@ def explain_on_ray(
     """Run on the Ray cluster this process is connected to (``ray.init`` first)."""
     import ray
 
-    context = ray.data.DataContext.get_current()
-    context.execution_options.preserve_order = True
-    context.enable_progress_bars = False
+    from onnxplain.engines.ray_data import prepare_context
+
+    prepare_context()
     chunk_rows = explainer_args[2]
     dataset = ray.data.from_arrow(list(blocks(rows, chunk_rows)))
     explained = dataset.map_batches(

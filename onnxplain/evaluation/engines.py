@@ -79,9 +79,9 @@ def curves_on_ray(
     first), ``actors`` actors of ``actor_cpus`` CPUs each; ``curve_options`` as for ``perturbation_curves``."""
     import ray
 
-    context = ray.data.DataContext.get_current()
-    context.execution_options.preserve_order = True
-    context.enable_progress_bars = False
+    from onnxplain.engines.ray_data import prepare_context
+
+    prepare_context()
     batch = int(curve_options.get("batch_size", 16))
     block = batch * block_batches(len(texts), batch, actors)
     bounds = [{"first": first, "last": min(first + block, len(texts))} for first in range(0, len(texts), block)]

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from onnx import AttributeProto, GraphProto, NodeProto
 
 
-def _subgraph_inputs(node: NodeProto) -> set[str]:
+def subgraph_inputs(node: NodeProto) -> set[str]:
     """Names a node's subgraphs (If/Loop/Scan bodies) read from the enclosing graph."""
     names: set[str] = set()
     for attribute in node.attribute:
@@ -23,7 +23,7 @@ def _subgraph_inputs(node: NodeProto) -> set[str]:
                 produced.update(inner.output)
             for inner in graph.node:
                 names.update(n for n in inner.input if n and n not in produced)
-                names.update(_subgraph_inputs(inner) - produced)
+                names.update(subgraph_inputs(inner) - produced)
     return names
 
 
@@ -42,5 +42,5 @@ def needed_names(graph: GraphProto, outputs: Iterable[str]) -> tuple[list[NodePr
         if node is not None and id(node) not in kept:
             kept.add(id(node))
             pending.extend(n for n in node.input if n)
-            pending.extend(_subgraph_inputs(node))
+            pending.extend(subgraph_inputs(node))
     return [node for node in graph.node if id(node) in kept], needed

@@ -1,0 +1,164 @@
+"""The node order the runtime chooses for memory (``onnxplain.runtime.schedule``): a topological order that
+runs a shrinking node at once and a backward-only node late, sessions built on it compute what sessions in
+ONNX Runtime's own order do, and the optimised graph reads the artifact's weights from the shared file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from onnxplain.runtime import schedule
+from onnxplain.runtime.artifact import LOGITS, MODEL_FILE, read_manifest
+from onnxplain.runtime.pruning import needed_names
+from onnxplain.runtime.sessions import SessionPool, choose_device
+
+
+def live_peak(nodes: list[onnx.NodeProto], sizes: dict[str, int], outputs: set[str]) -> int:
+    """Peak bytes of live tensors running ``nodes`` in order: made when produced, freed after the last read."""
+    last = {name: index for index, node in enumerate(nodes) for name in node.input}
+    alive: dict[str, int] = {}
+    peak = 0
+    for index, node in enumerate(nodes):
+        alive.update({name: sizes[name] for name in node.output})
+        peak = max(peak, sum(alive.values()))
+        for name in list(alive):
+            if last.get(name, -1) <= index and name not in outputs:
+                del alive[name]
+    return peak
+
+
+def chain_graph() -> tuple[list[onnx.NodeProto], dict[str, int]]:
+    """A "forward" chain x -> f1 -> ... -> f6, a big ``|x|`` read only by the last node (a backward rule's
+    forward-only part), and a big ``-x`` whose only reader is a reduction, listed as a bad order would run
+    them: ``|x|`` first, the reduction last."""
+    nodes = [helper.make_node("Abs", ["x"], ["abs_x"], name="abs")]
+    nodes.append(helper.make_node("Neg", ["x"], ["big"], name="neg"))
+    previous = "x"
+    for step in range(1, 7):
+        nodes.append(helper.make_node("Relu", [previous], [f"f{step}"], name=f"f{step}"))
+        previous = f"f{step}"
+    nodes.append(helper.make_node("ReduceSum", ["big"], ["small"], name="reduce", keepdims=0))
+    nodes.append(helper.make_node("Mul", [previous, "abs_x"], ["product"], name="mul"))
+    nodes.append(helper.make_node("Add", ["product", "small"], ["out"], name="add"))
+    sizes = {name: 100 for node in nodes for name in node.output}
+    sizes.update(abs_x=1000, big=1000, small=1)
+    return nodes, sizes
+
+
+def test_memory_order_is_topological_and_lowers_the_peak() -> None:
+    nodes, sizes = chain_graph()
+    ordered = schedule.memory_order(nodes, sizes)
+    assert sorted(node.name for node in ordered) == sorted(node.name for node in nodes)
+    produced = {"x"}
+    for node in ordered:
+        assert set(node.input) <= produced, f"{node.name} runs before its inputs"
+        produced.update(node.output)
+    names = [node.name for node in ordered]
+    assert names.index("reduce") == names.index("neg") + 1  # frees -x at once
+    assert names.index("abs") > names.index("f6")  # made where it is read, after the forward chain
+    assert live_peak(ordered, sizes, {"out"}) < live_peak(nodes, sizes, {"out"})
+
+
+def test_memory_order_rejects_a_cycle() -> None:
+    nodes = [
+        helper.make_node("Relu", ["b"], ["a"], name="one"),
+        helper.make_node("Relu", ["a"], ["b"], name="two"),
+    ]
+    with pytest.raises(ValueError, match="cycle"):
+        schedule.memory_order(nodes, {})
+
+
+def test_value_bytes_reads_symbolic_shapes() -> None:
+    value = helper.make_tensor_value_info("v", TensorProto.FLOAT, ["batch", "sequence", 4])
+    mask = helper.make_tensor_value_info("m", TensorProto.BOOL, ["batch", "other"])
+    assert schedule.value_bytes([value, mask], {"batch": 2, "sequence": 3}) == {"v": 2 * 3 * 4 * 4, "m": 2}
+
+
+def feeds_for(artifact: Path, session: ort.InferenceSession) -> dict[str, np.ndarray]:
+    manifest = read_manifest(artifact)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 90, size=(3, 11)).astype(np.int64)
+    mask = np.ones_like(ids)
+    mask[1, 7:] = 0
+    every = {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "token_type_ids": np.zeros_like(ids),
+        "target": np.array([-1, 0, 2], dtype=np.int64),
+        "head_mask": np.asarray(manifest.default_head_mask, dtype=np.float32),
+    }
+    wanted = {i.name for i in session.get_inputs()}
+    return {name: value for name, value in every.items() if name in wanted}
+
+
+def test_scheduled_sessions_compute_what_unscheduled_ones_do(
+    tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every method's pruned session in the runtime's order against the same pruned graph in ONNX Runtime's
+    own order (pruning alone changes the last digits against the whole graph: another optimisation)."""
+    manifest = read_manifest(tiny_artifact)
+    plain = ort.InferenceSession(str(tiny_artifact / MODEL_FILE), providers=["CPUExecutionProvider"])
+    feeds = feeds_for(tiny_artifact, plain)
+    built: list[Path] = []
+    original = schedule.scheduled_model
+
+    def recording(path: Path, *args: object) -> Path:
+        built.append(original(path, *args))  # type: ignore[arg-type]
+        return built[-1]
+
+    monkeypatch.setattr(schedule, "scheduled_model", recording)
+    scheduled = SessionPool(tiny_artifact / MODEL_FILE, choose_device("cpu"), size=1)
+    got = {m: scheduled.run([LOGITS, manifest.output_name(m)], feeds) for m in manifest.methods}
+    assert len(built) == len(manifest.methods)
+    scheduled.run([LOGITS], feeds)
+    assert len(built) == len(manifest.methods), "a logits-only graph has no backward pass to schedule"
+
+    monkeypatch.setattr(schedule, "scheduled_model", lambda path, *args: path)
+    unscheduled = SessionPool(tiny_artifact / MODEL_FILE, choose_device("cpu"), size=1)
+    for method in manifest.methods:
+        want = unscheduled.run([LOGITS, manifest.output_name(method)], feeds)
+        for name, value, expected in zip(("logits", method), got[method], want, strict=True):
+            np.testing.assert_allclose(value, expected, rtol=1e-6, atol=1e-9, err_msg=f"{method}: {name}")
+
+
+def test_optimised_graph_reads_the_shared_weights(tiny_artifact: Path, tmp_path: Path) -> None:
+    """Initializers the optimiser kept read the shared file, with the same bytes; the session runs."""
+    model = onnx.load(str(tiny_artifact / MODEL_FILE))
+    manifest = read_manifest(tiny_artifact)
+    outputs = [LOGITS, manifest.output_name("mask-lrp")]
+    nodes, needed = needed_names(model.graph, outputs)
+    originals = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    kept_outputs = [o for o in model.graph.output if o.name in outputs]
+    kept_initializers = [t for t in model.graph.initializer if t.name in needed]
+    del model.graph.node[:], model.graph.output[:], model.graph.initializer[:]
+    model.graph.node.extend(nodes)
+    model.graph.output.extend(kept_outputs)
+    model.graph.initializer.extend(kept_initializers)
+    path = tmp_path / "pruned.onnx"
+    onnx.save(model, str(path), save_as_external_data=True, location="weights.bin", size_threshold=1024)
+    external = onnx.load(str(path), load_external_data=False)
+    shared = {t.name: t for t in external.graph.initializer if t.data_location == TensorProto.EXTERNAL}
+    assert shared, "the tiny artifact has weights of at least 1 kB"
+
+    options = ort.SessionOptions()
+    scheduled = schedule.scheduled_model(
+        path, options, ["CPUExecutionProvider"], schedule.inferred_value_bytes(model), shared
+    )
+    assert options.execution_order == ort.ExecutionOrder.PRIORITY_BASED
+    result = onnx.load(str(scheduled), load_external_data=False)
+    redirected = [
+        t
+        for t in result.graph.initializer
+        if any(entry.key == "location" and entry.value == "weights.bin" for entry in t.external_data)
+    ]
+    assert redirected, "no optimised initializer reads the shared weights file"
+    loaded = {t.name: t for t in onnx.load(str(scheduled)).graph.initializer}
+    for tensor in redirected:
+        np.testing.assert_array_equal(numpy_helper.to_array(loaded[tensor.name]), originals[tensor.name])
+    session = ort.InferenceSession(str(scheduled), options, providers=["CPUExecutionProvider"])
+    assert session.run(None, feeds_for(tiny_artifact, session))
