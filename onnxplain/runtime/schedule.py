@@ -22,6 +22,7 @@ weights that are the artifact's own are read from the artifact's shared weights 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -33,13 +34,18 @@ from onnxplain.runtime.pruning import subgraph_inputs
 
 # The shape at which the sizes of ``value_bytes`` are reckoned: only their ratios steer ``memory_order``.
 NOMINAL_DIMS = {"batch": 8, "sequence": 512}
-ELEMENT_BYTES = {TensorProto.FLOAT: 4, TensorProto.FLOAT16: 2, TensorProto.INT64: 8, TensorProto.BOOL: 1}
+ELEMENT_BYTES: dict[int, int] = {
+    TensorProto.FLOAT: 4,
+    TensorProto.FLOAT16: 2,
+    TensorProto.INT64: 8,
+    TensorProto.BOOL: 1,
+}
 
 
 def value_bytes(values: Iterable[ValueInfoProto], dims: Mapping[str, int] = NOMINAL_DIMS) -> dict[str, int]:
     """Bytes of each value whose type the graph records (its ``value_info``), at ``dims`` for the symbolic
     dimensions (1 for one not named there)."""
-    sizes = {}
+    sizes: dict[str, int] = {}
     for value in values:
         tensor = value.type.tensor_type
         if not tensor.HasField("shape"):
@@ -47,7 +53,7 @@ def value_bytes(values: Iterable[ValueInfoProto], dims: Mapping[str, int] = NOMI
         count = 1
         for dim in tensor.shape.dim:
             count *= dim.dim_value if dim.HasField("dim_value") else dims.get(dim.dim_param, 1)
-        sizes[value.name] = count * ELEMENT_BYTES.get(tensor.elem_type, 4)
+        sizes[value.name] = count * ELEMENT_BYTES.get(int(tensor.elem_type), 4)
     return sizes
 
 
@@ -83,23 +89,48 @@ def memory_order(nodes: Sequence[NodeProto], sizes: Mapping[str, int]) -> list[N
     made = [sum(sizes.get(name, 0) for name in node.output if name) for node in nodes]
     unread = [len(reader) for reader in readers]  # readers of each node's outputs not yet run
     waiting = [len(sources) for sources in reads]
-    ready = [index for index in range(len(nodes)) if waiting[index] == 0]
+    ran = [False] * len(nodes)
+    shrinking = [False] * len(nodes)
+    # Ready nodes: those that free at least what they allocate, by index; the others by (-height, index).
+    # A node's bytes freed only grow (its inputs lose their other readers), so a node moves from the second
+    # heap to the first at most once; the second heap drops it lazily.
+    shrink_heap: list[int] = []
+    other_heap: list[tuple[int, int]] = []
+
+    def frees_enough(index: int) -> bool:
+        return sum(made[source] for source in reads[index] if unread[source] == 1) >= made[index]
+
+    def offer(index: int) -> None:
+        if frees_enough(index):
+            shrinking[index] = True
+            heapq.heappush(shrink_heap, index)
+        else:
+            heapq.heappush(other_heap, (-height[index], index))
+
+    for index in range(len(nodes)):
+        if waiting[index] == 0:
+            offer(index)
     order: list[NodeProto] = []
-    while ready:
-
-        def freed(index: int) -> int:
-            return sum(made[source] for source in reads[index] if unread[source] == 1)
-
-        shrinking = [index for index in ready if freed(index) >= made[index]]
-        chosen = min(shrinking) if shrinking else max(ready, key=lambda index: (height[index], -index))
-        ready.remove(chosen)
+    while shrink_heap or other_heap:
+        if shrink_heap:
+            chosen = heapq.heappop(shrink_heap)
+        else:
+            chosen = heapq.heappop(other_heap)[1]
+            if shrinking[chosen]:
+                continue
+        ran[chosen] = True
         order.append(nodes[chosen])
         for source in reads[chosen]:
             unread[source] -= 1
+            if unread[source] == 1:  # its last reader may now free it
+                last = next(reader for reader in readers[source] if not ran[reader])
+                if waiting[last] == 0 and not shrinking[last] and frees_enough(last):
+                    shrinking[last] = True
+                    heapq.heappush(shrink_heap, last)
         for reader in readers[chosen]:
             waiting[reader] -= 1
             if waiting[reader] == 0:
-                ready.append(reader)
+                offer(reader)
     if len(order) != len(nodes):
         raise ValueError("the graph has a cycle or a node that reads a later node's output")
     return order
