@@ -90,6 +90,18 @@ def test_product_rule_halves_each_operand_and_conserves_in_total() -> None:
     assert torch.allclose(r_q.sum() * 2, relevance.sum(), rtol=1e-4)
 
 
+def test_scores_rule_recomputing_its_product_equals_the_product_rule() -> None:
+    """``ChefersScores`` divides by ``(Q / 2) K^T`` (computed anew, not kept): halving is exact, so it gives
+    the product rule's relevance to the last bits but for the stabiliser's epsilon; the forward is ``Q K^T``."""
+    p, q = torch.randn(2, 3, 5, 4), torch.randn(2, 3, 4, 5)
+    relevance = torch.randn(2, 3, 5, 5)
+    recomputed = relevance_of(rules.ChefersScores.apply, [p, q], relevance)
+    kept = relevance_of(rules.ChefersProduct.apply, [p, q], relevance)
+    for new, old in zip(recomputed, kept, strict=True):
+        torch.testing.assert_close(new, old, rtol=1e-6, atol=1e-9)
+    assert torch.equal(rules.ChefersScores.apply(p, q), p @ q)
+
+
 def test_passthrough_and_identity_rules() -> None:
     x = torch.randn(3, 8)
     relevance = torch.randn(3, 8)

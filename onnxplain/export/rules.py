@@ -133,6 +133,21 @@ class ChefersProduct(ProductOfActivations):
         return r_p / 2, r_q / 2
 
 
+class ChefersScores(ChefersProduct):
+    """The attention scores ``S = Q K^T`` by [Chefer, eq. 10], as ``ChefersProduct``, but the backward
+    computes its denominator ``Q K^T`` anew instead of keeping the forward's [batch, heads, T, T] product
+    from the forward pass to the backward (96 MiB per layer at 8 x 512 for MiniLM). ONNX Runtime merges
+    identical operations, so the product is computed from ``Q / 2``: the rule is the same for any scaling of
+    an operand (``R_P = P * ((R / P Q) Q^T)``), and halving is exact, so the values are those of the kept
+    product (but for the stabiliser's epsilon, relatively twice as large). One matrix product more per layer."""
+
+    @staticmethod
+    def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, Tensor]:
+        p, q = ctx.saved_tensors
+        r_p, r_q = product_relevance(p * 0.5, q, relevance)
+        return r_p / 2, r_q / 2
+
+
 class MaskedChefersProduct(Function):
     """The context ``C = A V`` of a head-masked Chefer pass [Mask-LRP, sec. 3.2; Chefer, eq. 10]: the product
     rule on the relevance arriving at ``C``, each operand's share halved and multiplied by its head's 0/1 mask.

@@ -134,7 +134,7 @@ class Chefer(Gradient):
         return rules.ChefersResidual.apply(branch, skip)
 
     def attention_scores(self, query: Tensor, key_t: Tensor, scale: float, bias: Tensor) -> Tensor:
-        product = rules.ChefersProduct.apply(query, key_t)
+        product = rules.ChefersScores.apply(query, key_t)
         return rules.RelevancePassthrough.apply(product, lambda t: t * scale + bias)
 
     def softmax(self, scores: Tensor) -> Tensor:
