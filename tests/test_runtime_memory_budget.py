@@ -47,6 +47,9 @@ def test_the_default_budget_is_three_quarters_of_the_cgroup_limit_less_the_model
     v1.write_text(str(2**63 - 4096))
     budget = default_budget(loaded_bytes=0)
     assert "machine's RAM" in budget.source and budget.bytes == int(0.75 * memory_budget.machine_memory())
+    shared = default_budget(loaded_bytes=100 * MIB, processes=3)  # two Ray actors and their driver
+    assert shared.bytes == int(0.75 * memory_budget.machine_memory()) // 3 - 100 * MIB
+    assert "shared by 3 processes" in shared.source
     v1.write_text(str(2**30))  # a small container: never below the floor
     assert default_budget(loaded_bytes=2**30).bytes == memory_budget.MINIMUM_DEFAULT
 

@@ -190,7 +190,10 @@ def run(args: argparse.Namespace) -> int:
         }
         with tqdm(total=len(encoded.texts), unit="text", disable=args.quiet, desc="evaluate") as bar:
             if args.engine == "ray":
-                curves = curves_on_ray_session(args, encoded.texts, variants, protocols, bar.update, curve_options)
+                loaded = explainer.memory.loaded_bytes
+                curves = curves_on_ray_session(
+                    args, encoded.texts, variants, protocols, bar.update, curve_options, loaded
+                )
             else:
                 curves = perturbation_curves(
                     explainer, encoded.texts, variants, protocols, progress=bar.update, **curve_options
@@ -217,20 +220,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def curves_on_ray_session(args: argparse.Namespace, texts, variants, protocols, progress, curve_options):
+def curves_on_ray_session(
+    args: argparse.Namespace, texts, variants, protocols, progress, curve_options, loaded_bytes: int = 0
+):
     """The curves on Ray Data: ``--actors`` actors of ``--threads`` threads each (default: cores / actors), on
-    the cluster at ``--ray-address`` or one started here for this run."""
+    the cluster at ``--ray-address`` or one started here for this run. On a cluster started here, with no
+    ``--memory-budget``, the actors share this machine's default budget (each would otherwise take all of it,
+    as if alone); ``loaded_bytes``: the model's resident size, which each actor and this process hold."""
     import os
 
     import ray
 
     from onnxplain.bulk.engines import connect_ray
     from onnxplain.evaluation.engines import curves_on_ray
+    from onnxplain.runtime.memory_budget import default_budget
 
     started_here = not ray.is_initialized() and not args.ray_address
     connect_ray(args.ray_address, args.actors)
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.actors)
-    load_options = {"intra_op_threads": threads, "memory_budget": args.memory_budget}
+    budget = args.memory_budget
+    if budget is None and started_here:
+        budget = default_budget(loaded_bytes, processes=args.actors + 1).bytes  # the actors and this process
+    load_options = {"intra_op_threads": threads, "memory_budget": budget}
     try:
         return curves_on_ray(
             args.artifact.resolve(),

@@ -96,14 +96,16 @@ def machine_memory() -> int:
         return 4 * 2**30
 
 
-def default_budget(loaded_bytes: int) -> MemoryBudget:
-    """A quarter of the memory limit kept back, the loaded model (``loaded_bytes`` resident) taken off the
-    rest, never below 256 MiB."""
+def default_budget(loaded_bytes: int, processes: int = 1) -> MemoryBudget:
+    """A quarter of the memory limit kept back, the rest shared by ``processes`` processes of this machine
+    that each load the model (Ray actors of one run), the loaded model (``loaded_bytes`` resident) taken off
+    each share, never below 256 MiB."""
     limit = cgroup_limit()
     total, where = limit if limit is not None else (machine_memory(), "the machine's RAM")
-    size = max(MINIMUM_DEFAULT, int(SHARE_FOR_CALLS * total) - loaded_bytes)
+    size = max(MINIMUM_DEFAULT, int(SHARE_FOR_CALLS * total) // processes - loaded_bytes)
+    shared = f", shared by {processes} processes," if processes > 1 else ""
     source = (
-        f"default: {SHARE_FOR_CALLS:.0%} of {format_size(total)} ({where}) less the loaded model "
+        f"default: {SHARE_FOR_CALLS:.0%} of {format_size(total)} ({where}){shared} less the loaded model "
         f"({format_size(loaded_bytes)})"
     )
     return MemoryBudget(size, source)
