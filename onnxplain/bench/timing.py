@@ -23,17 +23,18 @@ class Timing:
 def interleaved(candidates: Mapping[str, Callable[[], object]], rounds: int, budget_s: float) -> dict[str, Timing]:
     """Run each candidate once to warm it up, then ``rounds`` rounds of one call each, in turn.
 
-    A candidate whose warm-up call alone takes longer than ``budget_s`` / ``rounds`` gets fewer rounds, so
-    that one slow yardstick does not hold the grid up; the others still get ``rounds``. One whose warm-up
-    takes longer than ``budget_s`` itself is not called again: that first call is its only measurement.
+    The warm-up call is never a measurement: a runtime's first call of a method builds its session (and, on
+    CPU, optimises and schedules its graph), which can take longer than the call itself. A candidate whose
+    warm-up call alone takes longer than ``budget_s`` / ``rounds`` gets fewer rounds, so that one slow
+    yardstick does not hold the grid up, but at least one; the others still get ``rounds``.
     """
     warm: dict[str, float] = {}
     for name, call in candidates.items():
         start = time.perf_counter()
         call()
         warm[name] = time.perf_counter() - start
-    wanted = {name: min(rounds, int(budget_s / max(seconds, 1e-9))) for name, seconds in warm.items()}
-    measured: dict[str, list[float]] = {name: [] if wanted[name] else [warm[name]] for name in candidates}
+    wanted = {name: max(1, min(rounds, int(budget_s / max(seconds, 1e-9)))) for name, seconds in warm.items()}
+    measured: dict[str, list[float]] = {name: [] for name in candidates}
     for round_index in range(max(wanted.values(), default=0)):
         for name, call in candidates.items():
             if round_index >= wanted[name]:
