@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from onnxplain.export import graph
 from onnxplain.export.checkpoint import load_checkpoint
 from onnxplain.export.fidelity import average_ranks, spearman, top_overlap
 from onnxplain.export.int8 import ACTIVATION_LEVELS, LEVELS, quantise_int8, weight_source
-from onnxplain.runtime import Explainer
+from onnxplain.runtime import Explainer, FidelityWarning
 from onnxplain.runtime.artifact import MODEL_FILE, manifest_schema, read_manifest
 
 WORDS = (
@@ -137,6 +138,27 @@ def test_quantize_command_writes_an_int8_artifact_with_its_fidelity(
     explanation = Explainer.load(out).explain("a warm and honest film", "attnlrp")[0]
     assert np.isfinite(explanation.relevance).all()
     assert "Spearman median" in capsys.readouterr().out
+
+    # a method the measurement did not recommend says so: a warning once per explainer, and in every result
+    written = json.loads((out / "manifest.json").read_text())
+    written["fidelity"]["methods"]["attnlrp"]["recommended"] = False
+    written["fidelity"]["methods"]["mask-lrp"]["recommended"] = True
+    (out / "manifest.json").write_text(json.dumps(written))
+    explainer = Explainer.load(out)
+    # the sentence the JavaScript client gives too (clients/js/test/node/artifact.test.mjs), word for word
+    sentence = (
+        "attnlrp is not recommended on this int8 artifact: its relevance fell short of the fp32 artifact's "
+        "on held-out texts (manifest fidelity); explain it with the fp32 artifact"
+    )
+    with pytest.warns(FidelityWarning) as caught:
+        first = explainer.explain(["a warm film", "a cold one"], "attnlrp")
+        explainer.explain("again", "attnlrp")
+    assert [str(w.message) for w in caught] == [sentence]
+    assert all(r.metadata["not_recommended"] == sentence for r in first)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "not_recommended" not in explainer.explain("a warm film", "mask-lrp")[0].metadata
+    assert read_manifest(tiny_artifact).not_recommended("attnlrp") is None  # fp32: never
 
 
 def test_fp16_artifact_is_checked_against_pytorch_at_its_tolerance(tiny_artifact: Path, tmp_path: Path) -> None:

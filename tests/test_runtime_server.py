@@ -121,6 +121,7 @@ def test_metadata_lists_labels_methods_and_kept_heads(client: TestClient, explai
     mask = explainer.manifest.default_head_mask
     assert heads["kept"] == [[layer, h] for layer, row in enumerate(mask) for h, v in enumerate(row) if v > 0.5]
     assert data["limits"]["max_texts"] == LIMITS.max_texts
+    assert data["precision"] == "fp32" and data["not_recommended"] == {}  # fp32: every method as exported
 
 
 def test_openapi_describes_the_endpoints_with_this_models_methods(client: TestClient, explainer: Explainer) -> None:

@@ -15,9 +15,9 @@ targets and results of a task are is defined once, in ``onnxplain.runtime.tasks`
 Nothing under ``onnxplain.runtime`` imports torch, transformers or ``onnxplain.export``.
 """
 
-from onnxplain.runtime.explainer import Explainer
+from onnxplain.runtime.explainer import Explainer, FidelityWarning
 from onnxplain.runtime.results import Explanation, Token, Word
 from onnxplain.runtime.tasks import TASKS, Task
 from onnxplain.runtime.tasks.answers import AnswerExplanation
 
-__all__ = ["TASKS", "AnswerExplanation", "Explainer", "Explanation", "Task", "Token", "Word"]
+__all__ = ["TASKS", "AnswerExplanation", "Explainer", "Explanation", "FidelityWarning", "Task", "Token", "Word"]

@@ -7,6 +7,7 @@ batches, runs the graph and hands each row of its outputs to the task.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ from onnxplain.runtime.sessions import Device, SessionPool, choose_device
 from onnxplain.runtime.tasks import Task, task_for
 
 
+class FidelityWarning(UserWarning):
+    """A method was asked of a reduced-precision artifact whose fidelity measurement did not recommend it."""
+
+
 class Explainer:
     """An artifact ready to explain. Create it with ``Explainer.load``."""
 
@@ -51,6 +56,7 @@ class Explainer:
         self._sessions = sessions
         self.task: Task = task_for(manifest.task)(manifest, directory / TOKENIZER_FILE, max_length)
         self.memory = MemoryPlanner.unlimited(max_length)  # Explainer.load sets the budget
+        self._warned: set[str] = set()  # methods whose FidelityWarning was given
 
     @classmethod
     def load(
@@ -218,8 +224,14 @@ class Explainer:
         return parts[0] if len(parts) == 1 else [np.concatenate(values) for values in zip(*parts, strict=True)]
 
     def check_method(self, method: str) -> None:
+        """Refuse an unknown method; warn (``FidelityWarning``, once per method) about one that this
+        reduced-precision artifact does not recommend."""
         if method not in self.methods:
             raise UserError(f"unknown method {method!r}; this artifact offers {', '.join(self.methods)}")
+        caveat = self.manifest.not_recommended(method)
+        if caveat and method not in self._warned:
+            self._warned.add(method)
+            warnings.warn(caveat, FidelityWarning, stacklevel=3)
 
     def check_head_mask(self, head_mask: np.ndarray) -> np.ndarray:
         mask = np.ascontiguousarray(head_mask, dtype=np.float32)
@@ -234,4 +246,7 @@ class Explainer:
             metadata["device_note"] = self.device.note
         if self.manifest.methods[method].reads_head_mask:
             metadata["head_mask"] = "caller's" if head_mask is not None else "artifact default"
+        caveat = self.manifest.not_recommended(method)
+        if caveat:
+            metadata["not_recommended"] = caveat
         return metadata

@@ -52,6 +52,12 @@ def _metadata_schema() -> dict[str, Any]:
         "max_length": integer,
         "device": string,
         "device_note": {"type": ["string", "null"]},
+        "precision": {"enum": ["fp32", "fp16", "int8"]},
+        "not_recommended": {
+            "type": "object",
+            "additionalProperties": string,
+            "description": "methods this reduced-precision artifact does not recommend, each with why",
+        },
         "limits": {"type": "object", "description": "the server's limits (see ServerLimits)"},
     }
     return {"type": "object", "required": list(properties), "properties": properties}

@@ -149,6 +149,8 @@ def metadata(explainer: Explainer, limits: ServerLimits) -> dict[str, Any]:
         "max_length": explainer.max_length,
         "device": explainer.device.name,
         "device_note": explainer.device.note,
+        "precision": manifest.precision,
+        "not_recommended": {m: c for m in explainer.methods if (c := manifest.not_recommended(m))},
         "limits": asdict(limits),
     }
 

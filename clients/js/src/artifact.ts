@@ -63,6 +63,22 @@ export interface Manifest {
 
 type Json = Record<string, unknown>;
 
+/**
+ * Why `method` should be explained with the fp32 artifact instead, or undefined: a reduced-precision artifact
+ * (manifest `precision` int8 or fp16) whose fidelity measurement marked the method not recommended. The same
+ * sentence as the Python runtime's `Manifest.not_recommended`.
+ */
+export function notRecommended(manifest: Manifest, method: string): string | undefined {
+  const precision = typeof manifest.json.precision === "string" ? manifest.json.precision : "fp32";
+  const fidelity = (manifest.json.fidelity ?? {}) as Json;
+  const measured = ((fidelity.methods ?? {}) as Json)[method] as Json | undefined;
+  if (precision === "fp32" || !measured || measured.recommended !== false) return undefined;
+  return (
+    `${method} is not recommended on this ${precision} artifact: its relevance fell short of the fp32 ` +
+    "artifact's on held-out texts (manifest fidelity); explain it with the fp32 artifact"
+  );
+}
+
 function methodRecords(data: Json): Map<string, MethodRecord> {
   const methods = data.methods as Json;
   const records = new Map<string, MethodRecord>();

@@ -6,7 +6,7 @@
 import type { Tensor } from "onnxruntime-common";
 import {
   ATTENTION_MASK, CAUSAL_LM, SEQUENCE_CLASSIFICATION, HEAD_MASK, INPUT_IDS, LOGITS, PREDICTED_TARGET, QUESTION_ANSWERING, TARGET,
-  TOKEN_TYPE_IDS, knownLabels, labelIndex, readManifest, type Manifest,
+  TOKEN_TYPE_IDS, knownLabels, labelIndex, notRecommended, readManifest, type Manifest,
 } from "./artifact.js";
 import { UserError } from "./errors.js";
 import { explanation, type Explanation, type Metadata } from "./results.js";
@@ -84,6 +84,8 @@ export interface AnswerOptions {
 export class Explainer {
   readonly methods: string[];
   private readonly tokenizer: Tokenizer;
+  /** Methods whose not-recommended warning was given. */
+  private readonly warned = new Set<string>();
 
   private constructor(
     readonly manifest: Manifest,
@@ -307,9 +309,15 @@ export class Explainer {
     });
   }
 
+  /** Refuse an unknown method; warn (console.warn, once per method) about one this reduced-precision artifact does not recommend. */
   checkMethod(method: string): void {
     if (!this.manifest.methods.has(method)) {
       throw new UserError(`unknown method ${pythonRepr(method)}; this artifact offers ${this.methods.join(", ")}`);
+    }
+    const caveat = notRecommended(this.manifest, method);
+    if (caveat !== undefined && !this.warned.has(method)) {
+      this.warned.add(method);
+      console.warn(caveat);
     }
   }
 
@@ -341,6 +349,8 @@ export class Explainer {
     if (this.manifest.methods.get(method)!.readsHeadMask) {
       metadata.head_mask = headMask !== undefined ? "caller's" : "artifact default";
     }
+    const caveat = notRecommended(this.manifest, method);
+    if (caveat !== undefined) metadata.not_recommended = caveat;
     return metadata;
   }
 }

@@ -71,6 +71,18 @@ class Manifest:
         it stays to fp32; see the package docstring)."""
         return str(self.extra.get("precision", "fp32"))
 
+    def not_recommended(self, method: str) -> str | None:
+        """Why ``method`` should be explained with the fp32 artifact instead, or None: a reduced-precision
+        artifact whose fidelity measurement marked the method not recommended (``fidelity.methods[m]``). The
+        sentence is the same in every binding (the numbers stay in the manifest)."""
+        measured = self.extra.get("fidelity", {}).get("methods", {}).get(method)
+        if self.precision == "fp32" or not measured or measured.get("recommended", True):
+            return None
+        return (
+            f"{method} is not recommended on this {self.precision} artifact: its relevance fell short of the fp32 "
+            "artifact's on held-out texts (manifest fidelity); explain it with the fp32 artifact"
+        )
+
     @property
     def default_head_mask(self) -> list[list[float]]:
         return self.head_mask["default"]

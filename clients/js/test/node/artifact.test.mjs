@@ -62,3 +62,33 @@ test("the TypeScript SHA-256 (pages without Web Crypto) equals node:crypto's at 
   }
   assert.equal(sha256Hex(new TextEncoder().encode("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 });
+
+test("a method a reduced-precision artifact does not recommend is said so: one warning, and in every result", async () => {
+  const directory = copyOfArtifact();
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (message) => warnings.push(message);
+  try {
+    const manifest = JSON.parse(readFileSync(join(directory, "manifest.json"), "utf-8"));
+    const [method, other] = Object.keys(manifest.methods);
+    manifest.precision = "int8";
+    manifest.fidelity = { methods: { [method]: { recommended: false }, [other]: { recommended: true } } };
+    writeFileSync(join(directory, "manifest.json"), JSON.stringify(manifest));
+    const explainer = await loadExplainer(directory);
+    // the Python runtime's sentence (onnxplain.runtime.artifact.Manifest.not_recommended), word for word
+    const sentence =
+      `${method} is not recommended on this int8 artifact: its relevance fell short of the fp32 artifact's ` +
+      "on held-out texts (manifest fidelity); explain it with the fp32 artifact";
+    const results = await explainer.explain(["a warm film", "a cold one"], { method });
+    await explainer.explain("again", { method });
+    assert.deepEqual(warnings, [sentence]);
+    assert.ok(results.every((r) => r.metadata.not_recommended === sentence));
+    const fine = await explainer.explain("a warm film", { method: other });
+    assert.equal(fine[0].metadata.not_recommended, undefined);
+    assert.deepEqual(warnings, [sentence]);
+    await explainer.release();
+  } finally {
+    console.warn = warn;
+    rmSync(join(directory, ".."), { recursive: true, force: true });
+  }
+});
