@@ -54,4 +54,4 @@ js-test-browser: js-build
 
 lint: install
 	$(VENV)/bin/ruff check onnxplain tests benchmarks
-	$(VENV)/bin/mypy onnxplain/runtime
+	$(VENV)/bin/mypy onnxplain

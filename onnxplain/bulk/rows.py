@@ -29,8 +29,8 @@ class InputColumns:
 
 def _read_values(path: Path, columns: InputColumns) -> tuple[list[str], list[str] | None, list[object] | None]:
     """The text, id and target values of every row, in file order."""
-    wanted = [("text", columns.text), ("id", columns.id), ("target", columns.target)]
-    wanted = [(role, name) for role, name in wanted if name is not None]
+    given = [("text", columns.text), ("id", columns.id), ("target", columns.target)]
+    wanted: list[tuple[str, str]] = [(role, name) for role, name in given if name is not None]
     if path.suffix.lower() in PARQUET_SUFFIXES:
         import pyarrow.parquet as pq
 

@@ -132,7 +132,10 @@ def build_app(
         graceful_shutdown_timeout_s=graceful_shutdown_s,
         **scaling,
     )
-    return deployment.bind(str(artifact), asdict(limits), dict(load_options or {}), model_name, drain_signal)
+    bound: Application = deployment.bind(  # type: ignore[attr-defined]  # serve.deployment's stub omits Deployment
+        str(artifact), asdict(limits), dict(load_options or {}), model_name, drain_signal
+    )
+    return bound
 
 
 def app_builder(args: dict[str, str]) -> Application:

@@ -115,8 +115,10 @@ def export_onnx(
     names = input_names(has_token_types)
     outputs = [artifact.LOGITS] + [artifact.relevance_output_name(m) for m in methods]
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    shapes: list[dict[int, object]] = [{0: batch, 1: sequence}] * (len(names) - 2) + [{0: batch}, {}]
-    skipping = skip_idle_decompositions() if skip_idle else contextlib.nullcontext([])
+    shapes: list[dict[int, torch.export.Dim]] = [{0: batch, 1: sequence}] * (len(names) - 2) + [{0: batch}, {}]
+    skipping: contextlib.AbstractContextManager[list[str]] = (
+        skip_idle_decompositions() if skip_idle else contextlib.nullcontext([])
+    )
     with skipping, quiet_exporter():
         program = torch.onnx.export(
             graph,
@@ -129,5 +131,7 @@ def export_onnx(
             optimize=False,
             verbose=False,
         )
+    if program is None:  # dynamo=True always returns a program; None is the TorchScript exporter's answer
+        raise RuntimeError("torch.onnx.export returned no ONNX program")
     program.save(str(path), external_data=False)
     return outputs

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import onnx
@@ -175,7 +176,7 @@ def activation_quantisation(activation: str, prefix: str) -> list[onnx.NodeProto
     in ``ACTIVATION_LEVELS`` steps (``QuantizeLinear`` along axis 0). Outputs ``{prefix}/a_q``, and ``/a_scale`` and
     ``/a_zero_point`` as float [rows, 1]."""
 
-    def node(op: str, inputs: list[str], output: str, **attributes: object) -> onnx.NodeProto:
+    def node(op: str, inputs: list[str], output: str, **attributes: Any) -> onnx.NodeProto:
         return helper.make_node(op, inputs, [f"{prefix}/{output}"], **attributes)
 
     return [

@@ -115,7 +115,7 @@ def encode_response(document: dict[str, Any], outputs: Sequence[tuple[OutputTens
             payload = _bytes_payload(strings) if as_binary else None
             data: list[Any] = strings
         else:
-            array = np.ascontiguousarray(tensor.values, dtype=NUMPY_TYPES[tensor.datatype])
+            array: np.ndarray = np.ascontiguousarray(tensor.values, dtype=NUMPY_TYPES[tensor.datatype])
             payload = array.astype(array.dtype.newbyteorder("<")).tobytes() if as_binary else None
             data = array.reshape(-1).tolist()
         if payload is None:
