@@ -19,10 +19,10 @@ from pathlib import Path
 
 from onnxplain.evaluation.data import read_labelled_texts
 from onnxplain.evaluation.encoding import select_texts
-from onnxplain.evaluation.faithfulness import DistinctSequences, log_probabilities
+from onnxplain.evaluation.faithfulness import DistinctSequences, log_probabilities, ranking_copies
 from onnxplain.evaluation.floor import random_relevance
 from onnxplain.evaluation.perturbation import removal_order
-from onnxplain.evaluation.protocols import PROTOCOLS, Operators, eraser_copies, mask_token_id, protocol_copies
+from onnxplain.evaluation.protocols import PROTOCOLS, Operators, mask_token_id, operators_of
 from onnxplain.runtime import Explainer
 from onnxplain.runtime.artifact import TOKENIZER_FILE
 
@@ -47,15 +47,14 @@ def main() -> None:
     examples = read_labelled_texts(args.data, explainer.manifest)
     texts = select_texts(examples, explainer.tokenize([e.text for e in examples])).texts[: args.texts]
     ops = Operators(explainer.manifest.pad_token_id, mask_token_id(explainer.directory / TOKENIZER_FILE))
+    protocols = list(PROTOCOLS.values())
+    operators = operators_of(protocols)
     distinct = DistinctSequences()
     for text in texts:
         for seed in range(args.rankings):
             order = removal_order(random_relevance(len(text.input_ids), seed, text.source_index), text.special_tokens)
-            for protocol in PROTOCOLS.values():
-                distinct.add(protocol_copies(protocol, text.input_ids, order, ops))
-            for operator in ("pad", "mask", "delete"):
-                without, only = eraser_copies(operator, text.input_ids, order, ops)
-                distinct.add(without + only)
+            for _, _, copies in ranking_copies(text.input_ids, order, protocols, operators, ops):
+                distinct.add(copies)
     sequences = distinct.sequences[: args.sequences]
     tokens = sum(len(s) for s in sequences)
     mean = tokens / len(sequences)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from onnxplain.evaluation.data import read_labelled_texts
 from onnxplain.evaluation.encoding import select_texts
-from onnxplain.evaluation.faithfulness import Curves, DistinctSequences
+from onnxplain.evaluation.faithfulness import STEPS, Curves, DistinctSequences, ranking_copies
 from onnxplain.evaluation.perturbation import removal_order
-from onnxplain.evaluation.protocols import PROTOCOLS, Operators, eraser_copies, mask_token_id, protocol_copies
+from onnxplain.evaluation.protocols import PROTOCOLS, Operators, mask_token_id
 from onnxplain.runtime import Explainer
 from onnxplain.runtime.artifact import TOKENIZER_FILE
 
@@ -52,11 +52,8 @@ def main() -> None:
             add(distinct, "original", [text.input_ids])
             for values in curves.relevance.values():
                 order = removal_order(values[start + offset], text.special_tokens)
-                for protocol in protocols:
-                    add(distinct, protocol.name, protocol_copies(protocol, text.input_ids, order, ops))
-                for operator in operators:
-                    without, only = eraser_copies(operator, text.input_ids, order, ops)
-                    add(distinct, f"ERASER {operator}", without + only)
+                for group, key, copies in ranking_copies(text.input_ids, order, protocols, operators, ops):
+                    add(distinct, key if group == STEPS else f"ERASER {key}", copies)
     rate = None
     results = args.run / "results.json"
     if results.exists() and "cpu_seconds" in (run := json.loads(results.read_text())):

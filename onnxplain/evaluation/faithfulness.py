@@ -12,7 +12,7 @@ forward-only calls on length-sorted chunks of at most ``forward_batch_size`` seq
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -223,6 +223,20 @@ def log_probabilities(
     return result, tokens
 
 
+def ranking_copies(
+    input_ids: np.ndarray, order: np.ndarray, protocols: Sequence[Protocol], operators: Sequence[str], ops: Operators
+) -> Iterator[tuple[str, str, list[np.ndarray]]]:
+    """Every copy evaluate scores for one text under one removal order, as ``(group, key, copies)``: each
+    protocol's steps (``STEPS``, its name), then each ERASER operator's copies without the top tokens
+    (``COMPREHENSIVENESS``, the operator) and with only them (``SUFFICIENCY``)."""
+    for protocol in protocols:
+        yield STEPS, protocol.name, protocol_copies(protocol, input_ids, order, ops)
+    for operator in operators:
+        without, only = eraser_copies(operator, input_ids, order, ops)
+        yield COMPREHENSIVENESS, operator, without
+        yield SUFFICIENCY, operator, only
+
+
 def perturbation_curves(
     explainer: Explainer,
     texts: Sequence[EncodedText],
@@ -262,13 +276,8 @@ def perturbation_curves(
             for variant in variants:
                 curves.relevance[variant.name].append(relevance[variant.name][offset])
                 order = removal_order(relevance[variant.name][offset], text.special_tokens)
-                for protocol in protocols:
-                    copies = protocol_copies(protocol, text.input_ids, order, ops)
-                    rows.setdefault((STEPS, protocol.name, variant.name), []).append(distinct.add(copies))
-                for operator in operators:
-                    without, only = eraser_copies(operator, text.input_ids, order, ops)
-                    rows.setdefault((COMPREHENSIVENESS, operator, variant.name), []).append(distinct.add(without))
-                    rows.setdefault((SUFFICIENCY, operator, variant.name), []).append(distinct.add(only))
+                for group, key, copies in ranking_copies(text.input_ids, order, protocols, operators, ops):
+                    rows.setdefault((group, key, variant.name), []).append(distinct.add(copies))
         began = time.perf_counter()
         log_p, tokens = log_probabilities(explainer, distinct.sequences, forward_batch_size, forward_tokens)
         curves.forward_seconds += time.perf_counter() - began
