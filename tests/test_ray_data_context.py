@@ -23,3 +23,14 @@ def test_jobs_keep_order_and_have_no_progress_deadline() -> None:
         assert not context.enable_progress_bars
     finally:
         context.execution_no_progress_timeout_s, context.execution_options.preserve_order = saved
+
+
+def test_the_actor_pool_gives_each_actor_one_block_at_a_time() -> None:
+    """With Ray Data's default several blocks in flight per actor, 3 MPNet blocks on 2 actors ran two of them
+    one after the other on one actor once the other actor, done, was let go; the pool takes one at a time."""
+    pytest.importorskip("ray.data")
+    from onnxplain.engines.ray_data import actor_pool
+
+    pool = actor_pool(3)
+    assert (pool.min_size, pool.max_size) == (3, 3)
+    assert pool.max_tasks_in_flight_per_actor == 1

@@ -67,7 +67,7 @@ def explain_on_ray(
     """Run on the Ray cluster this process is connected to (``ray.init`` first)."""
     import ray
 
-    from onnxplain.engines.ray_data import prepare_context
+    from onnxplain.engines.ray_data import actor_pool, prepare_context
 
     prepare_context()
     chunk_rows = explainer_args[2]
@@ -77,7 +77,7 @@ def explain_on_ray(
         fn_constructor_args=explainer_args,
         batch_format="pyarrow",
         batch_size=None,
-        compute=ray.data.ActorPoolStrategy(size=actors),
+        compute=actor_pool(actors),
         num_cpus=actor_cpus,
     )
     for table in explained.iter_batches(batch_format="pyarrow", batch_size=None):

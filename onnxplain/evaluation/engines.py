@@ -79,7 +79,7 @@ def curves_on_ray(
     first), ``actors`` actors of ``actor_cpus`` CPUs each; ``curve_options`` as for ``perturbation_curves``."""
     import ray
 
-    from onnxplain.engines.ray_data import prepare_context
+    from onnxplain.engines.ray_data import actor_pool, prepare_context
 
     prepare_context()
     batch = int(curve_options.get("batch_size", 16))
@@ -91,7 +91,7 @@ def curves_on_ray(
         fn_constructor_args=(str(artifact), load_options, list(texts), list(variants), list(protocols), curve_options),
         batch_format="numpy",
         batch_size=1,
-        compute=ray.data.ActorPoolStrategy(size=actors),
+        compute=actor_pool(actors),
         num_cpus=actor_cpus,
     )
     parts: list[io.BytesIO] = []
