@@ -56,6 +56,8 @@ class Explainer:
         self._sessions = sessions
         self.task: Task = task_for(manifest.task)(manifest, directory / TOKENIZER_FILE, max_length)
         self.memory = MemoryPlanner.unlimited(max_length)  # Explainer.load sets the budget
+        # method -> why a reduced-precision artifact does not recommend it (Manifest.not_recommended)
+        self.not_recommended = {m: c for m in self.methods if (c := manifest.not_recommended(m))}
         self._warned: set[str] = set()  # methods whose FidelityWarning was given
 
     @classmethod
@@ -228,7 +230,7 @@ class Explainer:
         reduced-precision artifact does not recommend."""
         if method not in self.methods:
             raise UserError(f"unknown method {method!r}; this artifact offers {', '.join(self.methods)}")
-        caveat = self.manifest.not_recommended(method)
+        caveat = self.not_recommended.get(method)
         if caveat and method not in self._warned:
             self._warned.add(method)
             warnings.warn(caveat, FidelityWarning, stacklevel=3)
@@ -246,7 +248,6 @@ class Explainer:
             metadata["device_note"] = self.device.note
         if self.manifest.methods[method].reads_head_mask:
             metadata["head_mask"] = "caller's" if head_mask is not None else "artifact default"
-        caveat = self.manifest.not_recommended(method)
-        if caveat:
-            metadata["not_recommended"] = caveat
+        if method in self.not_recommended:
+            metadata["not_recommended"] = self.not_recommended[method]
         return metadata

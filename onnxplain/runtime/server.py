@@ -150,7 +150,7 @@ def metadata(explainer: Explainer, limits: ServerLimits) -> dict[str, Any]:
         "device": explainer.device.name,
         "device_note": explainer.device.note,
         "precision": manifest.precision,
-        "not_recommended": {m: c for m in explainer.methods if (c := manifest.not_recommended(m))},
+        "not_recommended": dict(explainer.not_recommended),
         "limits": asdict(limits),
     }
 

@@ -86,6 +86,8 @@ export class Explainer {
   private readonly tokenizer: Tokenizer;
   /** Methods whose not-recommended warning was given. */
   private readonly warned = new Set<string>();
+  /** Method -> why this reduced-precision artifact does not recommend it (`notRecommended`). */
+  private readonly caveats: Map<string, string>;
 
   private constructor(
     readonly manifest: Manifest,
@@ -97,6 +99,12 @@ export class Explainer {
   ) {
     this.methods = [...manifest.methods.keys()];
     this.tokenizer = tokenizer;
+    this.caveats = new Map(
+      this.methods.flatMap((m) => {
+        const caveat = notRecommended(manifest, m);
+        return caveat === undefined ? [] : [[m, caveat] as [string, string]];
+      }),
+    );
   }
 
   /** An explainer from an artifact's parts and an ONNX Runtime binding (see `node.ts`, `browser.ts`). */
@@ -314,7 +322,7 @@ export class Explainer {
     if (!this.manifest.methods.has(method)) {
       throw new UserError(`unknown method ${pythonRepr(method)}; this artifact offers ${this.methods.join(", ")}`);
     }
-    const caveat = notRecommended(this.manifest, method);
+    const caveat = this.caveats.get(method);
     if (caveat !== undefined && !this.warned.has(method)) {
       this.warned.add(method);
       console.warn(caveat);
@@ -349,7 +357,7 @@ export class Explainer {
     if (this.manifest.methods.get(method)!.readsHeadMask) {
       metadata.head_mask = headMask !== undefined ? "caller's" : "artifact default";
     }
-    const caveat = notRecommended(this.manifest, method);
+    const caveat = this.caveats.get(method);
     if (caveat !== undefined) metadata.not_recommended = caveat;
     return metadata;
   }
