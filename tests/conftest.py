@@ -56,3 +56,30 @@ def minilm_demo_artifact() -> Path:
     from onnxplain.recipes.recipe import load_recipe
 
     return build(load_recipe(DEMO_RECIPE), cache_dir() / "models" / DEMO_RECIPE, progress=False).artifact_dir
+
+
+@pytest.fixture(scope="session")
+def long_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny BERT of 512 positions exported with ``mask-lrp`` and ``attnlrp``, for tests that measure
+    memory: at the tiny artifact's 64 tokens a call needs about 1 MiB, no more than what the rest of a test
+    process allocates and frees around it (probes of every shape then read the same 1.5 MiB), while here a
+    call of 512 tokens needs about 18 MiB and a batch of 4 about four times that."""
+    from onnxplain.export import export_model
+    from tests.tiny_models import build_tiny_classifier
+
+    model = build_tiny_classifier(tmp_path_factory.mktemp("long-bert"), "bert", seed=0, max_position_embeddings=512)
+    return export_model(model, tmp_path_factory.mktemp("long-artifact"), methods=["mask-lrp", "attnlrp"])
+
+
+@pytest.fixture(params=["kernel-mark", "sampled"])
+def memory_measuring(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Both ways a call's memory is measured: the kernel's high-water mark, and sampling (what a kernel that
+    ignores the mark's reset gets), each with a cache of its own so that the probes run again."""
+    from onnxplain.runtime import process_memory
+
+    if request.param == "sampled":
+        monkeypatch.setattr(process_memory, "reset_high_water_mark", lambda: False)
+    monkeypatch.setenv("ONNXPLAIN_CACHE", str(tmp_path_factory.getbasetemp() / f"memory-cache-{request.param}"))
+    return str(request.param)

@@ -16,12 +16,12 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reas
 pytestmark = needs_proc
 
 ATOL = 3e-7  # rollouts add attention to the identity in float32: another batch moves values by its rounding of 1
-TEXTS = [
-    "A gripping, beautifully shot film. " * 6,
+TEXTS = [  # about 420, 3, 300, 4 and 280 tokens: the long ones well above what a test process moves around a call
+    "A gripping, beautifully shot film. " * 60,
     "dull",
-    "The plot meanders for two hours and the ending makes no sense at all. " * 3,
+    "The plot meanders for two hours and the ending makes no sense at all. " * 20,
     "Charming.",
-    "Not bad, not great; somewhere in between. " * 5,
+    "Not bad, not great; somewhere in between. " * 28,
 ]
 
 
@@ -31,53 +31,56 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 
 @pytest.fixture(scope="module")
-def unlimited(tiny_artifact: Path) -> Explainer:
-    return Explainer.load(tiny_artifact, memory_budget="unlimited")
+def unlimited(long_artifact: Path) -> Explainer:
+    return Explainer.load(long_artifact, memory_budget="unlimited")
 
 
-def test_the_working_memory_is_probed_once_and_read_back_from_the_cache(tiny_artifact: Path) -> None:
-    first = Explainer.load(tiny_artifact, memory_budget="1GiB")
+def test_the_working_memory_is_probed_once_and_read_back_from_the_cache(
+    long_artifact: Path, memory_measuring: str
+) -> None:
+    first = Explainer.load(long_artifact, memory_budget="1GiB")
     assert first.memory.budget == MemoryBudget(2**30, "given")
     model = first.memory.working_memory("mask-lrp")
-    assert model is not None and len(model.probes) == 5 and model.bytes(4, 64) > model.bytes(1, 64) > 0
-    again = Explainer.load(tiny_artifact, memory_budget="1GiB")
+    assert model is not None and len(model.probes) == 5
+    assert model.bytes(4, 512) > model.bytes(1, 512) > model.bytes(1, 64) > 0
+    again = Explainer.load(long_artifact, memory_budget="1GiB")
     assert again.memory.measured("mask-lrp") and again.memory.models["mask-lrp"] == model
-    default = Explainer.load(tiny_artifact)
+    default = Explainer.load(long_artifact)
     assert default.memory.budget is not None and default.memory.budget.source.startswith("default")
     assert default.memory.loaded_bytes > 0
 
 
 def test_batches_fit_the_budget_and_explanations_equal_those_without_one(
-    tiny_artifact: Path, unlimited: Explainer
+    long_artifact: Path, unlimited: Explainer, memory_measuring: str
 ) -> None:
-    probed = Explainer.load(tiny_artifact, batch_size=64)
+    probed = Explainer.load(long_artifact, batch_size=64)
     model = probed.memory.working_memory("mask-lrp")
     assert model is not None
     lengths = [len(e) for e in probed.tokenize(TEXTS)]
-    budgeted = Explainer.load(tiny_artifact, batch_size=64, memory_budget=model.bytes(2, max(lengths)))
+    budgeted = Explainer.load(long_artifact, batch_size=64, memory_budget=model.bytes(2, max(lengths)))
     batches = budgeted.memory.batches(lengths, "mask-lrp", 64)
     budget = budgeted.memory.call_budget
-    assert budget is not None and len(batches) >= 3
+    assert budget is not None and len(batches) >= 2 and len(max(batches, key=len)) > 2  # short texts pack tighter
     assert all(model.bytes(len(b), max(lengths[i] for i in b)) <= budget for b in batches)
     for ours, reference in zip(budgeted.explain(TEXTS), unlimited.explain(TEXTS), strict=True):
         np.testing.assert_allclose(ours.relevance, reference.relevance, rtol=1e-5, atol=ATOL)
         assert ours.label == reference.label
 
 
-def test_a_text_too_large_for_the_budget_is_refused_naming_it(tiny_artifact: Path) -> None:
-    probed = Explainer.load(tiny_artifact)
+def test_a_text_too_large_for_the_budget_is_refused_naming_it(long_artifact: Path, memory_measuring: str) -> None:
+    probed = Explainer.load(long_artifact)
     model = probed.memory.working_memory("mask-lrp")
     assert model is not None
     long_text, short_text = TEXTS[0], TEXTS[1]
     tokens = len(probed.tokenize(long_text)[0])
-    small = Explainer.load(tiny_artifact, memory_budget=(model.bytes(1, tokens) + model.bytes(1, 8)) // 2)
+    small = Explainer.load(long_artifact, memory_budget=(model.bytes(1, tokens) + model.bytes(1, 8)) // 2)
     with pytest.raises(OverBudget, match=rf"text 1 has {tokens} tokens.*more than the memory budget of"):
         small.explain([short_text, long_text])
     assert small.explain(short_text)[0].tokens
 
 
-def test_a_call_of_several_methods_is_split_into_rows_that_fit(tiny_artifact: Path, unlimited: Explainer) -> None:
-    explainer = Explainer.load(tiny_artifact, memory_budget="1GiB")
+def test_a_call_of_several_methods_is_split_into_rows_that_fit(long_artifact: Path, unlimited: Explainer) -> None:
+    explainer = Explainer.load(long_artifact, memory_budget="1GiB")
     methods = ("mask-lrp", "attnlrp")
     ids = np.tile(explainer.tokenize(TEXTS[0])[0].ids, (6, 1))
     explainer.run(ids[:1], np.ones_like(ids[:1]), methods)  # probes both methods, builds the joint session

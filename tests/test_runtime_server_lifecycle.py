@@ -21,7 +21,7 @@ from onnxplain.runtime.microbatch import MicroBatcher
 from onnxplain.runtime.server import create_app
 from onnxplain.runtime.server_limits import ServerLimits
 
-LONG = "The plot meanders for two hours and the ending makes no sense at all. " * 4
+LONG = "The plot meanders for two hours and the ending makes no sense at all. " * 25  # about 380 tokens
 SHORT = "dull"
 
 
@@ -31,14 +31,16 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="measuring memory needs Linux /proc")
-def test_a_text_too_large_for_the_budget_gets_413_and_the_rest_is_served(tiny_artifact: Path) -> None:
-    probed = Explainer.load(tiny_artifact)
+def test_a_text_too_large_for_the_budget_gets_413_and_the_rest_is_served(
+    long_artifact: Path, memory_measuring: str
+) -> None:
+    probed = Explainer.load(long_artifact)
     model = probed.memory.working_memory("mask-lrp")
     assert model is not None
     tokens = len(probed.tokenize(LONG)[0])
     limits = ServerLimits()
     budget = limits.queue_bytes(probed.max_length) + (model.bytes(1, tokens) + model.bytes(1, 8)) // 2
-    explainer = Explainer.load(tiny_artifact, memory_budget=budget)
+    explainer = Explainer.load(long_artifact, memory_budget=budget)
     with TestClient(create_app(explainer, limits)) as client:
         refused = client.post("/explain", json={"texts": [SHORT, LONG]})
         assert refused.status_code == 413

@@ -1,9 +1,10 @@
 """Peak memory of one explain or forward call, measured in a fresh process per (outputs, shape).
 
 ONNX Runtime's CPU arena keeps what it allocated, so memory can only be told apart per graph and shape in a
-process that has run nothing else. The probe builds the pruned session, notes its resident memory, resets
-the kernel's high-water mark (``/proc/self/clear_refs``), runs one call and reads the new high-water mark:
-the difference is what the call itself needed (activations, workspace), weights excluded.
+process that has run nothing else. The probe builds the pruned session, notes its resident memory, runs one
+call and reads the most resident memory reached (``process_memory.watch``: the kernel's high-water mark,
+sampled where the kernel ignores its reset): the difference is what the call itself needed (activations,
+workspace), weights excluded.
 
     python -m onnxplain.bench.memory ARTIFACT --method attnlrp --batch 8 --length 128
     python -m onnxplain.bench.memory ARTIFACT --standard --batch 8 --length 512   # the standard forward
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from onnxplain.runtime.process_memory import KIB, peak_resident_bytes, reset_high_water_mark, status_kib
+from onnxplain.runtime.process_memory import resident_bytes, watch
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,12 @@ class CallMemory:
 def measure_call(warm_up: Callable[[], object], call: Callable[[], object]) -> dict:
     """Run ``warm_up`` (which builds the session), then the resident memory before ``call`` and the most it added."""
     warm_up()
-    loaded = status_kib("VmRSS")
-    exact = reset_high_water_mark()
-    call()
-    peak = peak_resident_bytes()
+    loaded = resident_bytes() or 0
+    watched = watch(call)
     return {
-        "loaded_bytes": (loaded or 0) * KIB,
-        "call_peak_bytes": max(0, peak - (loaded or 0) * KIB),
-        "exact": exact,
+        "loaded_bytes": loaded,
+        "call_peak_bytes": max(0, (watched.peak_bytes or 0) - loaded),
+        "exact": watched.exact,
     }
 
 

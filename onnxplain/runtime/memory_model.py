@@ -155,10 +155,10 @@ def measure_call(call: Callable[[], object]) -> int | None:
     """How much one call raised this process's resident memory; None where it cannot be told (no /proc)."""
     process_memory.trim()
     before = process_memory.resident_bytes()
-    if before is None or not process_memory.reset_high_water_mark():
+    if before is None:
         return None
-    call()
-    return max(0, process_memory.peak_resident_bytes() - before)
+    peak = process_memory.watch(call).peak_bytes
+    return None if peak is None else max(0, peak - before)
 
 
 def probe(run: Callable[[int, int], object], max_length: int, limit: int) -> WorkingMemory | None:

@@ -144,9 +144,10 @@ class MemoryPlanner:
             if predicted is None or kept is None or learns_from(predicted, budget) or max(0, kept) + predicted > budget:
                 process_memory.trim()
                 before = process_memory.resident_bytes()
-            watched = before is not None and process_memory.reset_high_water_mark()
-            value = call()
-            used = process_memory.peak_resident_bytes() - before if watched and before is not None else 0
+            watched = process_memory.watch(call)
+            value = watched.value
+            peak = watched.peak_bytes
+            used = peak - before if peak is not None and before is not None else 0
         if method is None or predicted is None:
             return value
         with self._lock:

@@ -1,6 +1,7 @@
 """This process's resident memory, read from Linux's /proc: now (``VmRSS``), the high-water mark (``VmHWM``)
-and a reset of that mark, plus ``trim`` to hand freed heap back to the kernel and ``reuse_freed_heap`` to keep
-freed blocks for the next call instead.
+and a reset of that mark, the most a call raised it (``watch``: by the mark where the kernel resets it, by
+sampling where it does not), plus ``trim`` to hand freed heap back to the kernel and ``reuse_freed_heap`` to
+keep freed blocks for the next call instead.
 
 Everything here answers ``None``/``False`` where there is no /proc (macOS, Windows): callers then fall back
 to what they can (``resource.getrusage``'s lifetime peak) or skip measuring.
@@ -11,12 +12,19 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
 import resource
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 KIB = 1024
+RESET_SLACK_KIB = 256  # how far above resident memory the mark may read just after a reset that took
+SAMPLE_SECONDS = 0.0005  # how often resident memory is read where the mark cannot be reset
+T = TypeVar("T")
 _peak_lock = threading.Lock()
 _peak_before_resets = 0  # the high-water mark as it stood before each reset, the largest
 
@@ -38,19 +46,39 @@ def resident_bytes() -> int | None:
     return None if kib is None else kib * KIB
 
 
+def _sampled_resident_bytes() -> int:
+    """Resident memory now, from /proc/self/statm (cheaper to read than status, for sampling); 0 without."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * _page_bytes()
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+@functools.cache
+def _page_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE")
+
+
+def _clear_refs() -> None:
+    Path("/proc/self/clear_refs").write_text("5")
+
+
 def reset_high_water_mark() -> bool:
-    """Set ``VmHWM`` back to the present ``VmRSS`` (``/proc/self/clear_refs``); False where not allowed. The mark
-    it clears is kept for ``process_peak_bytes``."""
+    """Set ``VmHWM`` back to the present ``VmRSS`` (``/proc/self/clear_refs``); False where not allowed, or
+    where the mark read back stands above resident memory (a kernel or sandbox that takes the request and
+    ignores it, or another thread that freed memory in between): every call would otherwise measure the
+    distance to an old peak, whatever it needed. The mark it clears is kept for ``process_peak_bytes``."""
     global _peak_before_resets
     with _peak_lock:
         mark = status_kib("VmHWM")
         if mark is not None:
             _peak_before_resets = max(_peak_before_resets, mark * KIB)
         try:
-            Path("/proc/self/clear_refs").write_text("5")
-            return True
+            _clear_refs()
         except OSError:
             return False
+        mark, resident = status_kib("VmHWM"), status_kib("VmRSS")
+        return mark is not None and resident is not None and mark - resident <= RESET_SLACK_KIB
 
 
 def peak_resident_bytes() -> int:
@@ -66,6 +94,45 @@ def process_peak_bytes() -> int:
     """The most this process has held resident since it started, whatever resets of ``VmHWM`` came between."""
     with _peak_lock:
         return max(_peak_before_resets, peak_resident_bytes())
+
+
+@dataclass(frozen=True)
+class Watched(Generic[T]):
+    """What a watched call returned, the most resident memory reached while it ran (bytes; None without
+    /proc) and whether the kernel's mark measured it (``exact``) or sampling every half millisecond did."""
+
+    value: T
+    peak_bytes: int | None
+    exact: bool
+
+
+def watch(call: Callable[[], T]) -> Watched[T]:
+    """Run ``call`` and measure the peak of resident memory while it ran: the kernel's high-water mark,
+    reset just before, where the kernel honours the reset; otherwise the largest of resident memory read
+    by a thread every ``SAMPLE_SECONDS`` and once after the call (freed blocks kept in the heap stay
+    resident, so the latter counts them even where the call was too short to be sampled). Sampling can
+    miss a block that lives under half a millisecond: a lower bound, which the memory model's margin
+    covers."""
+    if resident_bytes() is None:
+        return Watched(call(), None, False)
+    if reset_high_water_mark():
+        value = call()
+        return Watched(value, peak_resident_bytes(), True)
+    done = threading.Event()
+    most = [0]
+
+    def sample() -> None:
+        while not done.wait(SAMPLE_SECONDS):
+            most[0] = max(most[0], _sampled_resident_bytes())
+
+    sampler = threading.Thread(target=sample, name="onnxplain-memory-sampler", daemon=True)
+    sampler.start()
+    try:
+        value = call()
+    finally:
+        done.set()
+        sampler.join()
+    return Watched(value, max(most[0], resident_bytes() or 0), False)
 
 
 @functools.cache
