@@ -31,13 +31,26 @@ _peak_before_resets = 0  # the high-water mark as it stood before each reset, th
 
 def status_kib(field: str) -> int | None:
     """A ``VmRSS``/``VmHWM`` line of /proc/self/status in KiB; None where there is no /proc."""
+    return status_fields_kib(field)[0]
+
+
+def status_fields_kib(*fields: str) -> tuple[int | None, ...]:
+    """Several such lines from one read of /proc/self/status (one instant); None for each where there is none."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
+        lines = Path("/proc/self/status").read_text().splitlines()
     except OSError:
-        return None
-    return None
+        return (None,) * len(fields)
+    found: dict[str, int] = {}
+    for line in lines:
+        name, _, rest = line.partition(":")
+        if name in fields:
+            found[name] = int(rest.split()[0])
+    return tuple(found.get(field) for field in fields)
+
+
+@functools.cache
+def _has_proc() -> bool:
+    return Path("/proc/self/status").exists()
 
 
 def resident_bytes() -> int | None:
@@ -77,7 +90,7 @@ def reset_high_water_mark() -> bool:
             _clear_refs()
         except OSError:
             return False
-        mark, resident = status_kib("VmHWM"), status_kib("VmRSS")
+        mark, resident = status_fields_kib("VmHWM", "VmRSS")
         return mark is not None and resident is not None and mark - resident <= RESET_SLACK_KIB
 
 
@@ -113,7 +126,7 @@ def watch(call: Callable[[], T]) -> Watched[T]:
     resident, so the latter counts them even where the call was too short to be sampled). Sampling can
     miss a block that lives under half a millisecond: a lower bound, which the memory model's margin
     covers."""
-    if resident_bytes() is None:
+    if not _has_proc():
         return Watched(call(), None, False)
     if reset_high_water_mark():
         value = call()
