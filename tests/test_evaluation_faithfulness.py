@@ -270,3 +270,16 @@ def test_evaluate_command_merges_and_pools_saved_curves(tiny_artifact: Path, tmp
     argv = [*common, "--out", str(tmp_path / "bad"), "--limit", "5", "--curves", str(tmp_path / "whole/curves.npz")]
     assert main(argv) == 2
     assert "other texts than --data selects" in capsys.readouterr().err
+
+    # curves remember the artifact's graph: pooling refuses another artifact's, as evaluating with another does
+    sha256 = json.loads((tiny_artifact / "manifest.json").read_text())["files"]["model.onnx"]["sha256"]
+    assert whole["model_sha256"] == pooled["model_sha256"] == sha256
+    for name in ("whole", "rest"):
+        alien = Curves.load(tmp_path / name / "curves.npz")
+        alien.model_sha256 = "0" * 64
+        alien.save(tmp_path / f"alien-{name}.npz")
+    argv = [*common, "--out", str(tmp_path / "bad"), "--curves"]
+    assert main([*argv, str(tmp_path / "first/curves.npz"), str(tmp_path / "alien-rest.npz")]) == 2
+    assert "computed with different artifacts" in capsys.readouterr().err
+    assert main([*argv, str(tmp_path / "alien-whole.npz")]) == 2
+    assert "computed with another artifact (model.onnx sha256 000000000000" in capsys.readouterr().err

@@ -70,7 +70,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="NPZ",
         help="score curves.npz files of earlier runs instead of computing: runs on the same texts are merged "
-        "(different methods), runs on disjoint parts of --data are pooled in the order given (same methods)",
+        "(different methods), runs on disjoint parts of --data are pooled in the order given (same methods); "
+        "all made with this artifact",
     )
     parser.add_argument(
         "--memory-budget",
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from onnxplain.evaluation.saved import saved_curves
     from onnxplain.evaluation.summary import Run, write_evaluation
     from onnxplain.runtime import Explainer
-    from onnxplain.runtime.artifact import TOKENIZER_FILE
+    from onnxplain.runtime.artifact import MODEL_FILE, TOKENIZER_FILE
 
     numbers = (
         "limit",
@@ -159,8 +160,10 @@ def run(args: argparse.Namespace) -> int:
             "pass longer texts or a smaller --min-tokens"
         )
 
+    model_record = manifest.files.get(MODEL_FILE)  # absent from artifacts of format 2
+    model_sha256 = model_record.sha256 if model_record is not None else None
     if args.curves:
-        curves = saved_curves(args.curves, encoded)
+        curves = saved_curves(args.curves, encoded, model_sha256)
         if args.methods is None:
             methods = [m for m in available if m in curves.variants()]
         if args.protocols is None:
@@ -198,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
                 curves = perturbation_curves(
                     explainer, encoded.texts, variants, protocols, progress=bar.update, **curve_options
                 )
+        curves.model_sha256 = model_sha256
     run_facts = Run(
         artifact=str(args.artifact),
         data=str(args.data),

@@ -50,10 +50,13 @@ class Curves:
     """Gold-class probabilities: ``p0`` ``[texts]`` unperturbed; ``steps[protocol][variant]``
     ``[texts, FRACTIONS]`` after each protocol step; ``comprehensiveness[operator][variant]`` and
     ``sufficiency[operator][variant]`` ``[texts, ERASER_FRACTIONS]`` without, and with only, the top tokens.
-    ``relevance[variant]`` keeps each text's relevance (unpadded) for the comparison page."""
+    ``relevance[variant]`` keeps each text's relevance (unpadded) for the comparison page; ``model_sha256``
+    names the artifact's graph they were computed with, so that runs on parts of a data set pool only when
+    they were made with one artifact."""
 
     p0: np.ndarray
     source_index: np.ndarray | None = None  # each text's row in the data file
+    model_sha256: str | None = None  # the sha256 of the artifact's model.onnx
     steps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     comprehensiveness: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     sufficiency: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
@@ -77,6 +80,8 @@ class Curves:
         arrays = {"p0": self.p0, **extra}
         if self.source_index is not None:
             arrays["source_index"] = self.source_index
+        if self.model_sha256 is not None:
+            arrays["model_sha256"] = np.asarray(self.model_sha256)
         for group, curves in self._groups().items():
             for key, by_variant in curves.items():
                 arrays.update({f"{group}/{key}/{name}": curve for name, curve in by_variant.items()})
@@ -95,7 +100,13 @@ class Curves:
             raise UserError(f"{paths[0]} holds no protocol curves (an older evaluate wrote it); evaluate again")
         if any(set(run.files) != set(runs[0].files) for run in runs):
             raise UserError("the curves to pool hold different methods or protocols; pool runs made alike")
-        curves = cls(p0=np.concatenate([run["p0"] for run in runs]))
+        models = {str(run["model_sha256"]) if "model_sha256" in run.files else None for run in runs}
+        if len(models) > 1:
+            raise UserError(
+                "the curves to pool were computed with different artifacts (their model.onnx differ); "
+                "pool runs of one artifact"
+            )
+        curves = cls(p0=np.concatenate([run["p0"] for run in runs]), model_sha256=models.pop())
         if all("source_index" in run.files for run in runs):
             curves.source_index = np.concatenate([run["source_index"] for run in runs])
         groups = curves._groups()
@@ -123,7 +134,12 @@ class Curves:
                 raise UserError("the curves to merge were computed on different texts; merge runs on the same texts")
             if list(part.steps) != list(first.steps):
                 raise UserError("the curves to merge have different protocols; merge runs with the same --protocols")
-        merged = cls(p0=first.p0, source_index=first.source_index)
+            if part.model_sha256 != first.model_sha256:
+                raise UserError(
+                    "the curves to merge were computed with different artifacts (their model.onnx differ); "
+                    "merge runs of one artifact"
+                )
+        merged = cls(p0=first.p0, source_index=first.source_index, model_sha256=first.model_sha256)
         for part in parts:
             for mine, theirs in zip(merged._groups().values(), part._groups().values(), strict=True):
                 for key, by_variant in theirs.items():

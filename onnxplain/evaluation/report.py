@@ -46,6 +46,7 @@ class EvaluationReport:
     scores: list[VariantScores]
     heads_kept: dict[str, int] = field(default_factory=dict)  # head-masked variant -> heads kept
     notes: list[str] = field(default_factory=list)
+    model_sha256: str | None = None  # the artifact's model.onnx the curves were computed with
 
     def by_name(self) -> dict[str, VariantScores]:
         return {s.name: s for s in self.scores}
@@ -57,6 +58,7 @@ class EvaluationReport:
     def to_json(self) -> dict[str, object]:
         return {
             "artifact": self.artifact,
+            "model_sha256": self.model_sha256,
             "data": self.data,
             "texts_read": self.texts_read,
             "texts_evaluated": self.texts_evaluated,

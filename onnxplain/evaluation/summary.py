@@ -68,6 +68,7 @@ def build_report(run: Run, encoded: EncodedTexts, curves: Curves, seconds: float
         forward_tokens=curves.forward_tokens,
         floored_probabilities=floored_count,
         p0_mean=float(curves.p0.mean()),
+        model_sha256=curves.model_sha256,
         protocols=list(curves.steps),
         methods=[*run.methods, RANDOM],
         reference=reference,
