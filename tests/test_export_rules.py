@@ -148,18 +148,70 @@ def test_head_mask_scales_what_arrives_per_head_and_keeps_the_value() -> None:
     assert torch.equal(masked[:, 0], relevance[:, 0])
 
 
-def test_masked_product_rule_equals_the_head_mask_after_the_product_rule() -> None:
-    attention, value = torch.rand(2, 3, 5, 5), torch.randn(2, 3, 5, 4)
-    mask = torch.tensor([1.0, 0.0, 1.0])
-    relevance = torch.randn(2, 3, 5, 4)
-    fused = relevance_of(lambda a, v: rules.MaskedChefersProduct.apply(a, v, mask), [attention, value], relevance)
-    separate = relevance_of(
-        lambda a, v: rules.HeadMask.apply(rules.ChefersProduct.apply(a, v), mask), [attention, value], relevance
-    )
-    assert torch.equal(rules.MaskedChefersProduct.apply(attention, value, mask), attention @ value)
-    for ours, theirs in zip(fused, separate, strict=True):
-        assert torch.equal(ours, theirs)
-    assert torch.equal(fused[0][:, 1], torch.zeros(2, 5, 5))
+def attention_case(seed: int = 0) -> tuple[rules.AttentionInputs, torch.Tensor]:
+    """Queries, keys and a padding bias ([B, 1, 1, T]: the last key of example 1 masked) of a small
+    attention layer, and its probabilities."""
+    generator = torch.Generator().manual_seed(seed)
+    query = torch.randn(2, 3, 5, 4, generator=generator, dtype=torch.float64)
+    key_t = torch.randn(2, 3, 4, 5, generator=generator, dtype=torch.float64)
+    bias = torch.zeros(2, 1, 1, 5, dtype=torch.float64)
+    bias[1, ..., -1] = -1e4
+    inputs = rules.AttentionInputs(query, key_t, 0.5, bias)
+    return inputs, inputs.forward()
+
+
+def test_attention_computed_anew_is_the_forward_s_to_the_bit() -> None:
+    inputs, attention = attention_case()
+    inputs32 = rules.AttentionInputs(*(t.float() for t in (inputs.query, inputs.key_t)), 0.5, inputs.bias.float())
+    after = torch.tensor([float("inf"), 1.0])  # a relevance that overflowed does not make them nan
+    for case in (inputs, inputs32):
+        for halvings in (1, 2):
+            assert torch.equal(case.anew(after, halvings), case.forward())
+    assert torch.equal(attention, torch.softmax(inputs.query @ inputs.key_t * 0.5 + inputs.bias, dim=-1))
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_context_rule_computing_the_probabilities_anew_equals_the_product_rule(masked: bool) -> None:
+    """``ChefersContext``: the product rule (then the head mask, Mask-LRP's order) on the probabilities it
+    computes again from the queries and keys; the same relevance as the rule on the kept probabilities."""
+    inputs, attention = attention_case()
+    value = torch.randn(2, 3, 5, 4, dtype=torch.float64)
+    mask = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64) if masked else None
+    relevance = torch.randn(2, 3, 5, 4, dtype=torch.float64)
+    ours = relevance_of(lambda a, v: rules.ChefersContext.apply(a, v, mask, inputs), [attention, value], relevance)
+    if mask is None:
+        theirs = relevance_of(rules.ChefersProduct.apply, [attention, value], relevance)
+    else:
+        theirs = relevance_of(
+            lambda a, v: rules.HeadMask.apply(rules.ChefersProduct.apply(a, v), mask), [attention, value], relevance
+        )
+        assert torch.equal(ours[0][:, 1], torch.zeros(2, 5, 5))
+    assert torch.equal(rules.ChefersContext.apply(attention, value, mask, inputs), attention @ value)
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_gradient_attention_and_context_computing_the_probabilities_anew_are_the_plain_gradient() -> None:
+    """``GradientAttention`` and ``PlainContext`` keep queries and keys, not the probabilities, and give the
+    ordinary gradient at the queries, keys, values and probabilities."""
+    inputs, _ = attention_case(seed=3)
+    value = torch.randn(2, 3, 5, 4, dtype=torch.float64)
+    seed = torch.randn(2, 3, 5, 4, dtype=torch.float64)
+
+    def gradients(recomputing: bool) -> tuple[torch.Tensor, ...]:
+        query, key_t, v = (t.clone().requires_grad_(True) for t in (inputs.query, inputs.key_t, value))
+        bias = inputs.bias.clone().requires_grad_(True)
+        if recomputing:
+            attention = rules.GradientAttention.apply(query, key_t, bias, inputs.scale)
+            context = rules.PlainContext.apply(attention, v, rules.AttentionInputs(query, key_t, inputs.scale, bias))
+        else:
+            attention = torch.softmax(query @ key_t * inputs.scale + bias, dim=-1)
+            context = attention @ v
+        return torch.autograd.grad(context, [query, key_t, v, bias, attention], grad_outputs=seed)
+
+    for ours, theirs in zip(gradients(True), gradients(False), strict=True):
+        assert ours.shape == theirs.shape
+        torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
 
 
 def test_stabilised_divide_is_zero_where_the_denominator_is() -> None:

@@ -9,6 +9,7 @@ import math
 from torch import Tensor
 
 from onnxplain.export.architectures.weights import Linear, Norm, SelfAttention
+from onnxplain.export.rules import AttentionInputs
 from onnxplain.export.rulesets import Gradient
 from onnxplain.export.trace import Trace
 
@@ -35,10 +36,9 @@ def repeat_key_value_heads(t: Tensor, repeats: int) -> Tensor:
     return t[:, :, None].expand(batch, kv_heads, repeats, tokens, dim).reshape(batch, kv_heads * repeats, tokens, dim)
 
 
-def attention_probabilities(rules: Gradient, query: Tensor, key: Tensor, bias: Tensor, head_dim: int) -> Tensor:
-    """``softmax(Q K^T / sqrt(head_dim) + bias)`` through the rule set: [B, H, Tq, T]."""
-    scores = rules.attention_scores(query, key.transpose(-1, -2), 1.0 / math.sqrt(head_dim), bias)
-    return rules.softmax(scores)
+def attention_inputs(query: Tensor, key: Tensor, bias: Tensor, head_dim: int) -> AttentionInputs:
+    """What ``softmax(Q K^T / sqrt(head_dim) + bias)`` is computed from."""
+    return AttentionInputs(query, key.transpose(-1, -2), 1.0 / math.sqrt(head_dim), bias)
 
 
 def self_attention(
@@ -74,15 +74,15 @@ def self_attention(
         query, key = rules.rotary(query, *rotation), rules.rotary(key, *rotation)
     key = repeat_key_value_heads(key, heads // kv_heads)
     value = repeat_key_value_heads(value, heads // kv_heads)
-    if query_rows is None:
-        attention = attention_probabilities(rules, query, key, bias, head_dim)
-    else:
-        attention = attention_probabilities(rules, query, key, bias[:, :, :query_rows], head_dim)
-        trace.last_full_attention = lambda: attention_probabilities(
-            rules, split_heads(linear(rules, x, weights.query), heads, head_dim), key, bias, head_dim
+    inputs = attention_inputs(query, key, bias if query_rows is None else bias[:, :, :query_rows], head_dim)
+    attention = rules.attention(inputs)
+    if query_rows is not None:
+        trace.last_full_attention = lambda: rules.attention(
+            attention_inputs(split_heads(linear(rules, x, weights.query), heads, head_dim), key, bias, head_dim)
         )
-    context = rules.masked_context(attention, value, head_mask)
+    context = rules.masked_context(attention, value, head_mask, inputs)
     trace.attentions.append(attention)
+    trace.attention_inputs.append(inputs)
     trace.values.append(value)
     trace.contexts.append(context)
     merged = context.transpose(1, 2).reshape(rows.shape[0], rows.shape[1], heads * head_dim)

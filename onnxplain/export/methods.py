@@ -171,9 +171,12 @@ def stored_attention_relevance(trace: Trace, context_relevance: Sequence[Tensor]
     attention probabilities. The Mask-LRP reference code stores it before the product rule's halving when a
     head mask is given and after it when not (TransAtt); this reproduces that factor of 2 on purpose."""
     factor = 1.0 if head_masked else 0.5
+    layers = zip(trace.attention_inputs, trace.values, trace.contexts, context_relevance, strict=True)
+    # the probabilities computed anew and A V taken from the forward, as the Chefer pass's context rule does
+    # (rules.ChefersContext): the exporter then computes the two once
     return [
-        product_relevance(attention, value, relevance)[0] * factor
-        for attention, value, relevance in zip(trace.attentions, trace.values, context_relevance, strict=True)
+        product_relevance(inputs.anew(relevance), value, relevance, context)[0] * factor
+        for inputs, value, context, relevance in layers
     ]
 
 

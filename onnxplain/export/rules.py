@@ -14,6 +14,7 @@ References:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -60,11 +61,147 @@ def linear_relevance(x: Tensor, weight: Tensor, relevance: Tensor, product: Tens
     return x * (s @ weight) + absolute_x * (s @ absolute_weight)
 
 
-def product_relevance(p: Tensor, q: Tensor, relevance: Tensor) -> tuple[Tensor, Tensor]:
+def product_relevance(p: Tensor, q: Tensor, relevance: Tensor, product: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """[Chefer] rule for the product of two activations ``z = P @ Q`` (before halving):
-    ``R_P = P * ((R / z) Q^T)``, ``R_Q = Q * (P^T (R / z))``."""
-    s = stabilised_divide(relevance, p @ q)
+    ``R_P = P * ((R / z) Q^T)``, ``R_Q = Q * (P^T (R / z))``; ``product`` is ``z`` where the forward pass
+    computed it already."""
+    s = stabilised_divide(relevance, p @ q if product is None else product)
     return p * (s @ q.transpose(-1, -2)), q * (p.transpose(-1, -2) @ s)
+
+
+def zero_after(tensor: Tensor) -> Tensor:
+    """An exact 0 (shape [1]) computed from one element of ``tensor``: added to an operand, it makes an
+    operation wait for ``tensor`` without changing its value (0 or 1 times 0, never ``0 * inf``)."""
+    return torch.isfinite(tensor.detach().flatten()[:1]).to(tensor.dtype) * 0.0
+
+
+@dataclass(frozen=True)
+class AttentionInputs:
+    """What a layer's attention probabilities come from: ``softmax(query @ key_t * scale + bias)``.
+
+    A backward rule that reads the probabilities computes them again from these (``anew``) instead of having
+    the [B, H, T, T] tensor kept from the forward pass until the backward pass reaches its layer (96 MiB per
+    layer at 8 x 512 tokens for MiniLM; five layers of it were alive at ``mask-lrp``'s memory peak). What is
+    kept instead, the queries and keys, is 2 d / T of that (a sixteenth at 512 tokens for heads of 32). The
+    cost: one ``Q K^T`` product and one softmax more per layer and backward pass."""
+
+    query: Tensor
+    key_t: Tensor
+    scale: float
+    bias: Tensor
+
+    def forward(self) -> Tensor:
+        """The probabilities as the forward pass computes them."""
+        return torch.softmax((self.query @ self.key_t) * self.scale + self.bias, dim=-1)
+
+    def anew(self, after: Tensor, halvings: int = 1) -> Tensor:
+        """The same probabilities, computed again once ``after`` (the relevance or gradient where the
+        backward pass needs them) exists: without that dependency a memory-minded order would run it as
+        soon as the queries and keys exist and keep the result just the same. ONNX Runtime merges identical
+        operations on identical inputs, so the queries are scaled by ``2^-halvings`` and the scores by
+        ``2^halvings``: exact, so the values are the forward's, and distinct from another pass's
+        computation (another ``halvings``), which would otherwise be merged with this one and kept alive
+        from one pass to the other."""
+        factor = 2.0**halvings
+        query = self.query * (1 / factor) + zero_after(after)
+        return torch.softmax((query @ self.key_t) * (factor * self.scale) + self.bias, dim=-1)
+
+
+def saved_attention(ctx: Any, inputs: AttentionInputs, *tensors: Tensor) -> None:
+    """Keep what ``attention_anew`` needs in ``ctx`` (queries, keys, bias; the scale as a number) after
+    ``tensors``."""
+    ctx.scale = inputs.scale
+    ctx.save_for_backward(*tensors, inputs.query, inputs.key_t, inputs.bias)
+
+
+def attention_anew(ctx: Any, after: Tensor, halvings: int = 1) -> tuple[tuple[Tensor, ...], Tensor]:
+    """The tensors ``saved_attention`` kept before the attention inputs, and the probabilities anew
+    (``AttentionInputs.anew``)."""
+    *tensors, query, key_t, bias = ctx.saved_tensors
+    return tuple(tensors), AttentionInputs(query, key_t, ctx.scale, bias).anew(after, halvings)
+
+
+class ChefersContext(Function):
+    """The context ``C = A V`` by the product rule [Chefer, eq. 10], the probabilities ``A`` computed anew
+    in the backward (``AttentionInputs.anew``) and ``z = A V`` taken from the forward's output. Without a
+    head mask each operand's share is halved (``ChefersProduct``); with one [Mask-LRP, sec. 3.2] the rule runs
+    on the *unmasked* relevance arriving at ``C`` and each share is halved and multiplied by its head's 0/1
+    mask, as Mask-LRP's stored attention relevance does (equal to ``HeadMask`` after ``ChefersProduct``: the
+    rule is linear in the relevance and the mask is 0 or 1)."""
+
+    @staticmethod
+    def forward(attention: Tensor, value: Tensor, head_mask: Tensor | None, inputs: AttentionInputs) -> Tensor:
+        return attention @ value
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        _, value, head_mask, attention_inputs = inputs
+        ctx.masked = head_mask is not None
+        saved_attention(ctx, attention_inputs, value, output, *([head_mask] if ctx.masked else []))
+
+    @staticmethod
+    def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, Tensor, None, None]:
+        (value, product, *mask), attention = attention_anew(ctx, relevance)
+        r_attention, r_value = product_relevance(attention, value, relevance, product)
+        if not mask:
+            return r_attention / 2, r_value / 2, None, None
+        scale = mask[0][None, :, None, None].to(relevance.dtype) / 2  # head_mask [heads]
+        return r_attention * scale, r_value * scale, None, None
+
+
+GRADIENT_HALVINGS = 2  # the gradient pass's probabilities anew, distinct from Chefer's (1)
+
+
+def summed_to(gradient: Tensor, shape: torch.Size) -> Tensor:
+    """A broadcast operand's gradient: ``gradient`` summed over the axes where the operand had size 1."""
+    axes = [axis for axis, size in enumerate(shape) if size == 1 and gradient.shape[axis] != 1]
+    return gradient.sum(dim=axes, keepdim=True) if axes else gradient
+
+
+class GradientAttention(Function):
+    """``A = softmax(Q K^T * scale + bias)`` differentiating as itself, its backward computing ``A`` anew
+    (``AttentionInputs.anew``) instead of keeping it from the forward pass."""
+
+    @staticmethod
+    def forward(query: Tensor, key_t: Tensor, bias: Tensor, scale: float) -> Tensor:
+        return AttentionInputs(query, key_t, scale, bias).forward()
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        query, key_t, bias, scale = inputs
+        ctx.bias_shape = bias.shape
+        saved_attention(ctx, AttentionInputs(query, key_t, scale, bias))
+
+    @staticmethod
+    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, Tensor, Tensor | None, None]:
+        _, attention = attention_anew(ctx, gradient, GRADIENT_HALVINGS)
+        query, key_t, _ = ctx.saved_tensors
+        scores = attention * (gradient - (gradient * attention).sum(dim=-1, keepdim=True))  # softmax's backward
+        product = scores * ctx.scale
+        bias = summed_to(scores, ctx.bias_shape) if ctx.needs_input_grad[2] else None
+        return product @ key_t.transpose(-1, -2), query.transpose(-1, -2) @ product, bias, None
+
+
+class PlainContext(Function):
+    """The context ``C = A V`` differentiating as itself, its backward computing ``A`` anew for ``V``'s
+    gradient ``A^T dC`` instead of keeping it from the forward pass."""
+
+    @staticmethod
+    def forward(attention: Tensor, value: Tensor, inputs: AttentionInputs) -> Tensor:
+        return attention @ value
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        saved_attention(ctx, inputs[2], inputs[1])
+
+    @staticmethod
+    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, Tensor, None]:
+        value = ctx.saved_tensors[0]
+        at_attention = gradient @ value.transpose(-1, -2)
+        # computed after the gradient at A, which ``GradientAttention``'s backward receives next: the two
+        # computations of A are the same operations on the same inputs, and ONNX Runtime runs them once
+        _, attention = attention_anew(ctx, at_attention, GRADIENT_HALVINGS)
+        return at_attention, attention.transpose(-1, -2) @ gradient, None
 
 
 class ChefersLinear(Function):
@@ -146,28 +283,6 @@ class ChefersScores(ChefersProduct):
         p, q = ctx.saved_tensors
         r_p, r_q = product_relevance(p * 0.5, q, relevance)
         return r_p / 2, r_q / 2
-
-
-class MaskedChefersProduct(Function):
-    """The context ``C = A V`` of a head-masked Chefer pass [Mask-LRP, sec. 3.2; Chefer, eq. 10]: the product
-    rule on the relevance arriving at ``C``, each operand's share halved and multiplied by its head's 0/1 mask.
-    Equal to ``HeadMask`` after ``ChefersProduct`` (the rule is linear in the relevance and the mask is 0 or 1),
-    but it divides the *unmasked* relevance, as Mask-LRP's stored attention relevance does."""
-
-    @staticmethod
-    def forward(p: Tensor, q: Tensor, head_mask: Tensor) -> Tensor:
-        return p @ q
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        ctx.save_for_backward(*inputs)
-
-    @staticmethod
-    def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, Tensor, None]:
-        p, q, head_mask = ctx.saved_tensors  # head_mask [heads]; p, q [batch, heads, ...]
-        r_p, r_q = product_relevance(p, q, relevance)
-        mask = head_mask[None, :, None, None].to(relevance.dtype) / 2
-        return r_p * mask, r_q * mask, None
 
 
 class RelevancePassthrough(Function):

@@ -90,16 +90,30 @@ class Gradient:
     def softmax(self, scores: Tensor) -> Tensor:
         return torch.softmax(scores, dim=-1)
 
-    def context(self, attention: Tensor, value: Tensor) -> Tensor:
-        return attention @ value
+    def attention(self, inputs: rules.AttentionInputs) -> Tensor:
+        """The attention probabilities ``softmax(Q K^T * scale + bias)``; the gradient's backward computes them
+        anew rather than keeping them (``rules.GradientAttention``)."""
+        return rules.GradientAttention.apply(inputs.query, inputs.key_t, inputs.bias, inputs.scale)
+
+    def context(self, attention: Tensor, value: Tensor, inputs: rules.AttentionInputs) -> Tensor:
+        """The context ``A V``; ``inputs`` are what ``attention`` was computed from."""
+        return rules.PlainContext.apply(attention, value, inputs)
 
     def head_mask(self, context: Tensor, head_mask: Tensor) -> Tensor:
         return context
 
-    def masked_context(self, attention: Tensor, value: Tensor, head_mask: Tensor) -> Tensor:
+    def masked_context(
+        self, attention: Tensor, value: Tensor, head_mask: Tensor, inputs: rules.AttentionInputs
+    ) -> Tensor:
         """The context ``A V`` with the head mask applied to what its backward carries (``head_mask`` of
         ``context``, unless a rule set does both in one rule)."""
-        return self.head_mask(self.context(attention, value), head_mask)
+        return self.head_mask(self.context(attention, value, inputs), head_mask)
+
+
+def scores_then_softmax(rule_set: Gradient, inputs: rules.AttentionInputs) -> Tensor:
+    """The attention probabilities through a rule set's own score and softmax rules."""
+    scores = rule_set.attention_scores(inputs.query, inputs.key_t, inputs.scale, inputs.bias)
+    return rule_set.softmax(scores)
 
 
 class Chefer(Gradient):
@@ -140,18 +154,23 @@ class Chefer(Gradient):
     def softmax(self, scores: Tensor) -> Tensor:
         return rules.RelevancePassthrough.apply(scores, lambda t: torch.softmax(t, dim=-1))
 
-    def context(self, attention: Tensor, value: Tensor) -> Tensor:
-        return rules.ChefersProduct.apply(attention, value)
+    def attention(self, inputs: rules.AttentionInputs) -> Tensor:
+        return scores_then_softmax(self, inputs)
+
+    def context(self, attention: Tensor, value: Tensor, inputs: rules.AttentionInputs) -> Tensor:
+        return rules.ChefersContext.apply(attention, value, None, inputs)
 
     def head_mask(self, context: Tensor, head_mask: Tensor) -> Tensor:
         return rules.HeadMask.apply(context, head_mask) if self.head_masked else context
 
-    def masked_context(self, attention: Tensor, value: Tensor, head_mask: Tensor) -> Tensor:
+    def masked_context(
+        self, attention: Tensor, value: Tensor, head_mask: Tensor, inputs: rules.AttentionInputs
+    ) -> Tensor:
         # The product rule on the unmasked relevance, masked after: the same operations as Mask-LRP's stored
         # attention relevance, which the exporter then computes once.
         if self.head_masked:
-            return rules.MaskedChefersProduct.apply(attention, value, head_mask)
-        return self.context(attention, value)
+            return rules.ChefersContext.apply(attention, value, head_mask, inputs)
+        return self.context(attention, value, inputs)
 
 
 class ConservativePropagation(Gradient):
@@ -179,6 +198,14 @@ class ConservativePropagation(Gradient):
     def softmax(self, scores: Tensor) -> Tensor:
         return torch.softmax(scores, dim=-1).detach()
 
+    def attention(self, inputs: rules.AttentionInputs) -> Tensor:
+        return scores_then_softmax(self, inputs)
+
+    def context(self, attention: Tensor, value: Tensor, inputs: rules.AttentionInputs) -> Tensor:
+        # One backward product (V's gradient A^T dC, the probabilities held constant): A is kept rather than
+        # computed anew, which would cost CP-LRP a Q K^T product per layer that its backward has no other use for.
+        return attention @ value
+
     def head_mask(self, context: Tensor, head_mask: Tensor) -> Tensor:
         return rules.HeadMask.apply(context, head_mask) if self.head_masked else context
 
@@ -195,5 +222,5 @@ class AttnLRP(ConservativePropagation):
     def softmax(self, scores: Tensor) -> Tensor:
         return torch.softmax(scores, dim=-1)
 
-    def context(self, attention: Tensor, value: Tensor) -> Tensor:
+    def context(self, attention: Tensor, value: Tensor, inputs: rules.AttentionInputs) -> Tensor:
         return rules.UniformProduct.apply(attention, value)

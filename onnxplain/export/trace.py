@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from torch import Tensor
 
+from onnxplain.export.rules import AttentionInputs
+
 
 @dataclass
 class Trace:
@@ -27,6 +29,7 @@ class Trace:
     explained_position: Tensor  # [B] int64: the token whose final state the logits read (encoders: 0)
     causal: bool = False  # attention rows reach only keys at or before the query (decoders)
     attentions: list[Tensor] = field(default_factory=list)  # [B, H, T, T]
+    attention_inputs: list[AttentionInputs] = field(default_factory=list)  # what each layer's came from
     values: list[Tensor] = field(default_factory=list)  # [B, H, T, d]
     contexts: list[Tensor] = field(default_factory=list)  # [B, H, T, d]
     hidden_states: list[Tensor] = field(default_factory=list)  # output of each layer, [B, T, D]
