@@ -72,8 +72,9 @@ def encode(
             rules, x, layer.attention, heads, hidden // heads, bias, head_mask[index], trace, query_rows=rows
         )
         x = layer_norm(rules, rules.residual(attended, x if rows is None else x[:, :rows]), layer.attention_norm)
-        inner = rules.activation(feed_forward_activation, linear(rules, x, layer.intermediate))
-        x = layer_norm(rules, rules.residual(linear(rules, inner, layer.output), x), layer.output_norm)
+        inner = linear(rules, x, layer.intermediate)  # before the activation
+        output = rules.activated_linear(feed_forward_activation, inner, layer.output.weight, layer.output.bias)
+        x = layer_norm(rules, rules.residual(output, x), layer.output_norm)
         trace.hidden_states.append(x)
 
     if weights.span_head is not None:  # question answering: [B, T, 2] start and end logits of every token

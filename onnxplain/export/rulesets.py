@@ -65,7 +65,11 @@ class Gradient:
         return torch.nn.functional.linear(x, weight, bias)
 
     def activation(self, fn: Activation, x: Tensor) -> Tensor:
-        return fn(x)
+        return rules.GradientActivation.apply(x, fn.function)
+
+    def activated_linear(self, fn: Activation, hidden: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        """A feed-forward block's activation and output layer, ``linear(fn(hidden))``."""
+        return self.linear(self.activation(fn, hidden), weight, bias)
 
     def norm(self, x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> Tensor:
         return rules.LayerNormRule.apply(x, weight, bias, eps, False)[0]
@@ -129,6 +133,9 @@ class Chefer(Gradient):
 
     def activation(self, fn: Activation, x: Tensor) -> Tensor:
         return rules.RelevancePassthrough.apply(x, fn)
+
+    def activated_linear(self, fn: Activation, hidden: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return rules.ChefersActivatedLinear.apply(hidden, fn.function, weight, bias)
 
     def norm(self, x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> Tensor:
         return rules.RelevancePassthrough.apply(x, lambda t: rules.fused_layer_norm(t, weight, bias, eps)[0])
