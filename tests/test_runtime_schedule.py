@@ -45,8 +45,9 @@ def chain_graph() -> tuple[list[onnx.NodeProto], dict[str, int]]:
     nodes.append(helper.make_node("ReduceSum", ["big"], ["small"], name="reduce", keepdims=0))
     nodes.append(helper.make_node("Mul", [previous, "abs_x"], ["product"], name="mul"))
     nodes.append(helper.make_node("Add", ["product", "small"], ["out"], name="add"))
-    sizes = {name: 100 for node in nodes for name in node.output}
-    sizes.update(abs_x=1000, big=1000, small=1)
+    kib = 1024
+    sizes = {name: 100 * kib for node in nodes for name in node.output}
+    sizes.update(abs_x=1000 * kib, big=1000 * kib, small=1 * kib)
     return nodes, sizes
 
 
@@ -62,6 +63,31 @@ def test_memory_order_is_topological_and_lowers_the_peak() -> None:
     assert names.index("reduce") == names.index("neg") + 1  # frees -x at once
     assert names.index("abs") > names.index("f6")  # made where it is read, after the forward chain
     assert live_peak(ordered, sizes, {"out"}) < live_peak(nodes, sizes, {"out"})
+
+
+def test_a_negligible_node_runs_when_ready_and_does_not_hold_up_its_reader() -> None:
+    """A scalar Cast of a constant (no inputs, a few bytes, nothing freed) feeds the clamp of a big product:
+    run by the longest path it would wait for the end, and the product with it."""
+    nodes = [helper.make_node("Relu", ["x"], ["f1"], name="f1")]
+    nodes.append(helper.make_node("Neg", ["f1"], ["f2"], name="f2"))
+    nodes.append(helper.make_node("Mul", ["x", "x"], ["big"], name="big"))
+    nodes.append(helper.make_node("Cast", ["zero_constant"], ["zero"], name="cast", to=TensorProto.FLOAT))
+    nodes.append(helper.make_node("Max", ["big", "zero"], ["clamped"], name="clamp"))
+    nodes.append(helper.make_node("ReduceSum", ["clamped"], ["small"], name="reduce", keepdims=0))
+    nodes.append(helper.make_node("Add", ["f2", "small"], ["out"], name="add"))
+    mib = 1 << 20
+    sizes = {"f1": 10 * mib, "f2": 10 * mib, "big": 100 * mib, "zero": 4, "clamped": 100 * mib, "small": 4, "out": 4}
+    names = [node.name for node in schedule.memory_order(nodes, sizes)]
+    assert names.index("clamp") == names.index("big") + 1 and names.index("reduce") == names.index("clamp") + 1
+    assert live_peak(schedule.memory_order(nodes, sizes), sizes, {"out"}) <= 2 * 100 * mib + 10 * mib
+
+
+def test_nominal_dimension_scales_the_probe_s_batch_and_length() -> None:
+    nominal = schedule.nominal_dimension
+    scaled = {5: 8, 19: 512, 5 * 19: 4096, 5 * 12: 96, 19 * 19: 512 * 512}  # batch x heads, [T, T] flattened
+    assert {size: nominal(size) for size in scaled} == scaled
+    for model_dimension in (1, 2, 12, 32, 384, 768, 1536, 3072, 30522):
+        assert nominal(model_dimension) == model_dimension
 
 
 def test_memory_order_rejects_a_cycle() -> None:

@@ -28,9 +28,11 @@ def stabilised_divide(numerator: Tensor, denominator: Tensor) -> Tensor:
     """``numerator / (denominator + eps * sign(denominator))``, and 0 where the denominator is 0.
 
     Where the denominator is 0 the division gives inf or nan, which ``where`` discards: two element-wise
-    operations (and two temporaries the size of the operands) fewer than making the denominator safe first."""
-    quotient = numerator / (denominator + EPSILON * torch.sign(denominator))
-    return torch.where(denominator == 0, 0.0, quotient)  # a scalar 0: no tensor of zeros to fill
+    operations (and two temporaries the size of the operands) fewer than making the denominator safe first.
+    The stabilised denominator is 0 exactly where the denominator is (the epsilon has its sign), so the test
+    reads it and the denominator itself can be freed before the division."""
+    stabilised = denominator + EPSILON * torch.sign(denominator)
+    return torch.where(stabilised == 0, 0.0, numerator / stabilised)  # a scalar 0: no tensor of zeros to fill
 
 
 def per_example_sum(tensor: Tensor) -> Tensor:

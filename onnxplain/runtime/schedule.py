@@ -26,6 +26,7 @@ import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import ModelProto, NodeProto, TensorProto, ValueInfoProto
@@ -70,6 +71,82 @@ def inferred_value_bytes(model: ModelProto) -> dict[str, int]:
     return value_bytes([*graph.value_info, *graph.input, *graph.output])
 
 
+# The shape of ``measured_value_bytes``'s one small call: a batch and a length that no dimension of a model
+# is a multiple of (hidden sizes, heads, head and vocabulary sizes are not multiples of 5 or 19), so that a
+# dimension that is tells how it follows the batch and the length (flattened batch x tokens included).
+PROBE_DIMS = {"batch": 5, "sequence": 19}
+
+
+def nominal_dimension(size: int, probe: Mapping[str, int] = PROBE_DIMS, dims: Mapping[str, int] = NOMINAL_DIMS) -> int:
+    """A dimension of ``size`` at the ``probe`` shape, at the ``dims`` shape: each factor of the probe's
+    length becomes the nominal length, then a factor of its batch the nominal batch."""
+    scale = 1
+    for name in ("sequence", "batch"):
+        while size and size % probe[name] == 0:
+            size //= probe[name]
+            scale *= dims[name]
+            if name == "batch":
+                break  # one batch axis per dimension; lengths may come twice ([T, T] flattened)
+    return size * scale
+
+
+def probe_feeds(session: ort.InferenceSession, probe: Mapping[str, int] = PROBE_DIMS) -> dict[str, np.ndarray]:
+    """Inputs of the probe's shape for every input of ``session``: masks of ones, other integers zeros (the
+    pad or first token, the first class), floats ones (a head mask that keeps every head)."""
+    feeds = {}
+    for value in session.get_inputs():
+        shape = [probe.get(d, 1) if isinstance(d, str) else 1 if d is None else d for d in value.shape]
+        if "float" in value.type:
+            feeds[value.name] = np.ones(shape, dtype=np.float16 if "float16" in value.type else np.float32)
+        else:
+            fill = 1 if "mask" in value.name else 0
+            feeds[value.name] = np.full(shape, fill, dtype=np.int64 if "int64" in value.type else np.int32)
+    return feeds
+
+
+def measured_value_bytes(path: Path, providers: Sequence[str], threads: int | None = None) -> dict[str, int]:
+    """Bytes of every node output of the graph at ``path`` (run as it is, not optimised again) at the
+    nominal shape, from one call at ``PROBE_DIMS`` with ONNX Runtime's profiler on, which records each node's
+    output shapes, scaled by ``nominal_dimension``. ONNX's shape inference loses the dimensions of most
+    tensors after a reshape to a computed shape (an explain graph's [B, H, T, T] tensors among them), and
+    ``memory_order`` would take those for a few bytes."""
+    import json
+    import tempfile
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        options.intra_op_num_threads = threads
+    graph = onnx.load(str(path), load_external_data=False).graph
+    outputs = {node.name: [name for name in node.output] for node in graph.node}
+    with tempfile.TemporaryDirectory() as scratch:
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(scratch) / "probe")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session.run(None, probe_feeds(session))
+        events = json.loads(Path(session.end_profiling()).read_text())
+    sizes: dict[str, int] = {}
+    for event in events:
+        if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time"):
+            continue
+        names = outputs.get(event["name"].removesuffix("_kernel_time"), [])
+        for name, record in zip(names, event["args"].get("output_type_shape", []), strict=False):
+            kind, shape = next(iter(record.items()))
+            count = 1
+            for size in shape:
+                count *= nominal_dimension(int(size))
+            sizes[name] = count * PROFILED_ELEMENT_BYTES.get(kind, 4)
+    return sizes
+
+
+PROFILED_ELEMENT_BYTES = {"float": 4, "float16": 2, "int64": 8, "int32": 4, "bool": 1, "int8": 1, "uint8": 1}
+
+
+NEGLIGIBLE_BYTES = 64 * 1024  # a node that allocates no more than this runs as soon as it is ready
+
+
 def memory_order(nodes: Sequence[NodeProto], sizes: Mapping[str, int]) -> list[NodeProto]:
     """``nodes`` (a topologically sorted graph) re-sorted for a low peak of live tensors, greedily: of the
     nodes ready to run, one that frees at least as many bytes (inputs it is the last to read) as it
@@ -98,6 +175,8 @@ def memory_order(nodes: Sequence[NodeProto], sizes: Mapping[str, int]) -> list[N
     other_heap: list[tuple[int, int]] = []
 
     def frees_enough(index: int) -> bool:
+        if made[index] <= NEGLIGIBLE_BYTES:  # a scalar Cast of a constant must not wait and hold up its readers
+            return True
         return sum(made[source] for source in reads[index] if unread[source] == 1) >= made[index]
 
     def offer(index: int) -> None:
@@ -163,7 +242,8 @@ def scheduled_model(
     )
     ort.InferenceSession(str(path), optimising, providers=list(providers))
     model = onnx.load(optimising.optimized_model_filepath, load_external_data=False)
-    nodes = memory_order(model.graph.node, sizes)
+    measured = measured_value_bytes(Path(optimising.optimized_model_filepath), providers, options.intra_op_num_threads)
+    nodes = memory_order(model.graph.node, {**sizes, **measured})
     del model.graph.node[:]
     model.graph.node.extend(nodes)
     for tensor in model.graph.initializer:
