@@ -206,8 +206,9 @@ def evaluate_scenario(artifact: Path, work: Path, texts: int = 40) -> dict[str, 
         "ray_still_up": __import__("ray").is_initialized(),  # a session it joined is left to its owner
     }
     with np.load(outs["local"] / "curves.npz") as local, np.load(outs["ray"] / "curves.npz") as on_ray:
-        compared = [key for key in local.files if not key.startswith("counters/")]
+        compared = [key for key in local.files if not key.startswith("counters/") and key != "model_sha256"]
         result["same_arrays"] = sorted(local.files) == sorted(on_ray.files)
+        result["same_model"] = str(local["model_sha256"]) == str(on_ray["model_sha256"])
         result["max_difference"] = max(float(np.abs(local[k] - on_ray[k]).max(initial=0.0)) for k in compared)
         result["texts"] = int(local["p0"].shape[0])
     reports = {name: json.loads((out / "results.json").read_text()) for name, out in outs.items()}

@@ -99,7 +99,7 @@ def test_evaluate_on_ray_data_equals_the_local_engine(seen: dict[str, Any]) -> N
     evaluated = seen["evaluate"]
     assert "error" not in evaluated, evaluated.get("error")
     assert evaluated["status"] == {"local": 0, "ray": 0} and evaluated["ray_still_up"]
-    assert evaluated["same_arrays"] and evaluated["texts"] >= 10, evaluated
+    assert evaluated["same_arrays"] and evaluated["same_model"] and evaluated["texts"] >= 10, evaluated
     assert "mask-lrp:random-0" in evaluated["variants"] and "random" in evaluated["variants"]
     # every curve and relevance alike up to the rounding of different padding (texts meet other texts in
     # the blocks of the actors than in the local batches)

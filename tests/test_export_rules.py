@@ -194,9 +194,11 @@ def test_context_rule_computing_the_probabilities_anew_equals_the_product_rule(m
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
 
 
-def test_gradient_attention_and_context_computing_the_probabilities_anew_are_the_plain_gradient() -> None:
+@pytest.mark.parametrize("share", [1.0, 0.5])
+def test_gradient_attention_and_context_computing_the_probabilities_anew_are_the_plain_gradient(share: float) -> None:
     """``GradientAttention`` and ``PlainContext`` keep queries and keys, not the probabilities, and give the
-    ordinary gradient at the queries, keys, values and probabilities."""
+    ordinary gradient at the queries, keys, values and probabilities (``share`` 1), or AttnLRP's uniform rule
+    on both products (1/2)."""
     inputs, _ = attention_case(seed=3)
     value = torch.randn(2, 3, 5, 4, dtype=torch.float64)
     seed = torch.randn(2, 3, 5, 4, dtype=torch.float64)
@@ -205,11 +207,15 @@ def test_gradient_attention_and_context_computing_the_probabilities_anew_are_the
         query, key_t, v = (t.clone().requires_grad_(True) for t in (inputs.query, inputs.key_t, value))
         bias = inputs.bias.clone().requires_grad_(True)
         if recomputing:
-            attention = rules.GradientAttention.apply(query, key_t, bias, inputs.scale)
-            context = rules.PlainContext.apply(attention, v, rules.AttentionInputs(query, key_t, inputs.scale, bias))
-        else:
+            attention = rules.GradientAttention.apply(query, key_t, bias, inputs.scale, share)
+            kept = rules.AttentionInputs(query, key_t, inputs.scale, bias)
+            context = rules.PlainContext.apply(attention, v, kept, share)
+        elif share == 1.0:
             attention = torch.softmax(query @ key_t * inputs.scale + bias, dim=-1)
             context = attention @ v
+        else:
+            attention = torch.softmax(rules.UniformProduct.apply(query, key_t) * inputs.scale + bias, dim=-1)
+            context = rules.UniformProduct.apply(attention, v)
         return torch.autograd.grad(context, [query, key_t, v, bias, attention], grad_outputs=seed)
 
     for ours, theirs in zip(gradients(True), gradients(False), strict=True):

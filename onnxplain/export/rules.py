@@ -161,49 +161,55 @@ def summed_to(gradient: Tensor, shape: torch.Size) -> Tensor:
 
 
 class GradientAttention(Function):
-    """``A = softmax(Q K^T * scale + bias)`` differentiating as itself, its backward computing ``A`` anew
-    (``AttentionInputs.anew``) instead of keeping it from the forward pass."""
+    """``A = softmax(Q K^T * scale + bias)`` differentiating as itself, but for the score product's share:
+    ``share`` of the gradient goes to each of ``Q`` and ``K`` (1: the gradient; 1/2: AttnLRP's uniform rule).
+    Its backward computes ``A`` anew (``AttentionInputs.anew``) instead of keeping it from the forward pass."""
 
     @staticmethod
-    def forward(query: Tensor, key_t: Tensor, bias: Tensor, scale: float) -> Tensor:
+    def forward(query: Tensor, key_t: Tensor, bias: Tensor, scale: float, share: float = 1.0) -> Tensor:
         return AttentionInputs(query, key_t, scale, bias).forward()
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
-        query, key_t, bias, scale = inputs
-        ctx.bias_shape = bias.shape
+        query, key_t, bias, scale, *rest = inputs
+        ctx.bias_shape, ctx.share = bias.shape, (rest[0] if rest else 1.0)
         saved_attention(ctx, AttentionInputs(query, key_t, scale, bias))
 
     @staticmethod
-    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, Tensor, Tensor | None, None]:
+    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, Tensor, Tensor | None, None, None]:
         _, attention = attention_anew(ctx, gradient, GRADIENT_HALVINGS)
         query, key_t, _ = ctx.saved_tensors
         scores = attention * (gradient - (gradient * attention).sum(dim=-1, keepdim=True))  # softmax's backward
-        product = scores * ctx.scale
+        product = scores * (ctx.scale * ctx.share)
         bias = summed_to(scores, ctx.bias_shape) if ctx.needs_input_grad[2] else None
-        return product @ key_t.transpose(-1, -2), query.transpose(-1, -2) @ product, bias, None
+        return product @ key_t.transpose(-1, -2), query.transpose(-1, -2) @ product, bias, None, None
 
 
 class PlainContext(Function):
-    """The context ``C = A V`` differentiating as itself, its backward computing ``A`` anew for ``V``'s
-    gradient ``A^T dC`` instead of keeping it from the forward pass."""
+    """The context ``C = A V`` differentiating as itself (``share`` 1) or by AttnLRP's uniform rule (``share``
+    1/2 of the gradient to each operand), its backward computing ``A`` anew for ``V``'s gradient ``A^T dC``
+    instead of keeping it from the forward pass."""
 
     @staticmethod
-    def forward(attention: Tensor, value: Tensor, inputs: AttentionInputs) -> Tensor:
+    def forward(attention: Tensor, value: Tensor, inputs: AttentionInputs, share: float = 1.0) -> Tensor:
         return attention @ value
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.share = inputs[3] if len(inputs) > 3 else 1.0
         saved_attention(ctx, inputs[2], inputs[1])
 
     @staticmethod
-    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, Tensor, None]:
+    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, Tensor, None, None]:
         value = ctx.saved_tensors[0]
         at_attention = gradient @ value.transpose(-1, -2)
+        if ctx.share != 1.0:
+            at_attention = at_attention * ctx.share
         # computed after the gradient at A, which ``GradientAttention``'s backward receives next: the two
         # computations of A are the same operations on the same inputs, and ONNX Runtime runs them once
         _, attention = attention_anew(ctx, at_attention, GRADIENT_HALVINGS)
-        return at_attention, attention.transpose(-1, -2) @ gradient, None
+        at_value = attention.transpose(-1, -2) @ gradient
+        return at_attention, at_value * ctx.share if ctx.share != 1.0 else at_value, None, None
 
 
 class ChefersLinear(Function):

@@ -229,5 +229,9 @@ class AttnLRP(ConservativePropagation):
     def softmax(self, scores: Tensor) -> Tensor:
         return torch.softmax(scores, dim=-1)
 
+    def attention(self, inputs: rules.AttentionInputs) -> Tensor:
+        # the uniform rule on Q K^T and softmax's gradient in one rule that computes A anew in the backward
+        return rules.GradientAttention.apply(inputs.query, inputs.key_t, inputs.bias, inputs.scale, 0.5)
+
     def context(self, attention: Tensor, value: Tensor, inputs: rules.AttentionInputs) -> Tensor:
-        return rules.UniformProduct.apply(attention, value)
+        return rules.PlainContext.apply(attention, value, inputs, 0.5)  # the uniform rule, A computed anew
