@@ -223,14 +223,9 @@ class AttnLRP(ConservativePropagation):
 
     name = "attnlrp"
 
-    def attention_scores(self, query: Tensor, key_t: Tensor, scale: float, bias: Tensor) -> Tensor:
-        return rules.UniformProduct.apply(query, key_t) * scale + bias
-
-    def softmax(self, scores: Tensor) -> Tensor:
-        return torch.softmax(scores, dim=-1)
-
     def attention(self, inputs: rules.AttentionInputs) -> Tensor:
-        # the uniform rule on Q K^T and softmax's gradient in one rule that computes A anew in the backward
+        # the uniform rule on Q K^T and softmax's ordinary gradient, in one rule that computes A anew in the
+        # backward (the tests compare it with UniformProduct, softmax and UniformProduct written out)
         return rules.GradientAttention.apply(inputs.query, inputs.key_t, inputs.bias, inputs.scale, 0.5)
 
     def context(self, attention: Tensor, value: Tensor, inputs: rules.AttentionInputs) -> Tensor:
