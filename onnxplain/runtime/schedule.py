@@ -104,8 +104,8 @@ def probe_feeds(session: ort.InferenceSession, probe: Mapping[str, int] = PROBE_
     return feeds
 
 
-def measured_value_bytes(path: Path, providers: Sequence[str], threads: int | None = None) -> dict[str, int]:
-    """Bytes of every node output of the graph at ``path`` (run as it is, not optimised again) at the
+def measured_value_bytes(path: Path, graph: onnx.GraphProto, threads: int | None = None) -> dict[str, int]:
+    """Bytes of every node output of ``graph``, saved at ``path`` (run on CPU as it is, not optimised again), at the
     nominal shape, from one call at ``PROBE_DIMS`` with ONNX Runtime's profiler on, which records each node's
     output shapes, scaled by ``nominal_dimension``. ONNX's shape inference loses the dimensions of most
     tensors after a reshape to a computed shape (an explain graph's [B, H, T, T] tensors among them), and
@@ -119,8 +119,7 @@ def measured_value_bytes(path: Path, providers: Sequence[str], threads: int | No
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
-    graph = onnx.load(str(path), load_external_data=False).graph
-    outputs = {node.name: [name for name in node.output] for node in graph.node}
+    outputs = {node.name: list(node.output) for node in graph.node}
     with tempfile.TemporaryDirectory() as scratch:
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(scratch) / "probe")
@@ -241,8 +240,9 @@ def scheduled_model(
         "session.optimized_model_external_initializers_min_size_in_bytes", str(EXTERNAL_MIN_BYTES)
     )
     ort.InferenceSession(str(path), optimising, providers=list(providers))
-    model = onnx.load(optimising.optimized_model_filepath, load_external_data=False)
-    measured = measured_value_bytes(Path(optimising.optimized_model_filepath), providers, options.intra_op_num_threads)
+    optimised = Path(optimising.optimized_model_filepath)
+    model = onnx.load(str(optimised), load_external_data=False)
+    measured = measured_value_bytes(optimised, model.graph, options.intra_op_num_threads)
     nodes = memory_order(model.graph.node, {**sizes, **measured})
     del model.graph.node[:]
     model.graph.node.extend(nodes)
