@@ -44,7 +44,7 @@ from onnxplain.runtime import schedule
 from onnxplain.runtime.artifact import LOGITS, MODEL_FILE, read_manifest
 
 # Operators whose CPU kernels return a view of their first input (no new buffer).
-ALIASING = {"Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity"}
+ALIASING = schedule.ALIASING
 BYTES = {"float": 4, "float16": 2, "int64": 8, "int32": 4, "bool": 1, "int8": 1, "uint8": 1, "double": 8}
 MIB = 2**20
 RUNTIME = "runtime"  # the order the runtime's sessions use: schedule.memory_order, run as ordered

@@ -7,6 +7,8 @@ import torch
 
 from onnxplain.export import rules
 from onnxplain.export.activations import ACTIVATIONS
+from onnxplain.export.passes import paced
+from onnxplain.export.trace import Trace
 
 torch.manual_seed(0)
 
@@ -171,6 +173,29 @@ def test_attention_computed_anew_is_the_forward_s_to_the_bit() -> None:
         for halvings in (1, 2):
             assert torch.equal(case.anew(after, halvings), case.forward())
     assert torch.equal(attention, torch.softmax(inputs.query @ inputs.key_t * 0.5 + inputs.bias, dim=-1))
+
+
+def test_attention_anew_waiting_for_another_pass_is_still_the_forward_s_to_the_bit() -> None:
+    """``paced``: each layer's probabilities anew also wait for a tensor of the gradient pass (one that
+    overflowed included), and the Chefer pass traced inside it has them; outside it, nothing is left waiting."""
+    inputs, attention = attention_case()
+    gradient = torch.tensor([[float("-inf"), 2.0]])
+    inputs.wait_for.append(gradient)
+    assert torch.equal(inputs.anew(torch.ones(2), 1), attention)
+    inputs.wait_for.clear()
+    blank = torch.zeros(1)
+    trace = Trace(blank, blank, blank, blank, attention_inputs=[inputs, attention_case(1)[0]])
+    layers = [torch.zeros(3), torch.ones(3)]
+    with paced(trace, layers):
+        assert [w for i in trace.attention_inputs for w in i.wait_for] == layers
+    assert all(not i.wait_for for i in trace.attention_inputs)
+
+
+def test_transposed_times_is_the_transposed_product() -> None:
+    generator = torch.Generator().manual_seed(3)
+    square = torch.randn(2, 3, 5, 5, generator=generator, dtype=torch.float64)
+    narrow = torch.randn(2, 3, 5, 4, generator=generator, dtype=torch.float64)
+    torch.testing.assert_close(rules.transposed_times(square, narrow), square.transpose(-1, -2) @ narrow)
 
 
 @pytest.mark.parametrize("masked", [False, True])

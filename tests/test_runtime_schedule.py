@@ -82,6 +82,28 @@ def test_a_negligible_node_runs_when_ready_and_does_not_hold_up_its_reader() -> 
     assert live_peak(schedule.memory_order(nodes, sizes), sizes, {"out"}) <= 2 * 100 * mib + 10 * mib
 
 
+def test_a_node_does_not_free_a_buffer_that_a_view_of_it_still_needs() -> None:
+    """A linear layer's output (``big``) is read by the forward and kept for the backward through a view (a
+    Reshape, which shares its buffer); a backward rule's ``big - bias`` reads it directly. Counted by names,
+    the Sub would look like the last reader that frees ``big`` and run at once, keeping both to the end; it
+    runs where it is read."""
+    nodes = [helper.make_node("Neg", ["x"], ["big"], name="big")]
+    nodes.append(helper.make_node("Reshape", ["big", "shape"], ["view"], name="view"))
+    nodes.append(helper.make_node("Sub", ["big", "bias"], ["product"], name="sub"))
+    nodes.append(helper.make_node("Relu", ["view"], ["f0"], name="f0"))  # the forward reads the view too
+    previous = "f0"
+    for step in range(1, 7):
+        nodes.append(helper.make_node("Relu", [previous], [f"f{step}"], name=f"f{step}"))
+        previous = f"f{step}"
+    nodes.append(helper.make_node("Mul", [previous, "view"], ["late"], name="late"))
+    nodes.append(helper.make_node("Mul", ["late", "product"], ["out"], name="out"))
+    kib = 1024
+    sizes = {name: 100 * kib for node in nodes for name in node.output}
+    sizes.update(big=1000 * kib, view=1000 * kib, product=1000 * kib)
+    names = [node.name for node in schedule.memory_order(nodes, sizes)]
+    assert names.index("sub") > names.index("f6")
+
+
 def test_nominal_dimension_scales_the_probe_s_batch_and_length() -> None:
     nominal = schedule.nominal_dimension
     scaled = {5: 8, 19: 512, 5 * 19: 4096, 5 * 12: 96, 19 * 19: 512 * 512}  # batch x heads, [T, T] flattened

@@ -175,7 +175,7 @@ def stored_attention_relevance(trace: Trace, context_relevance: Sequence[Tensor]
     # the probabilities computed anew and A V taken from the forward, as the Chefer pass's context rule does
     # (rules.ChefersContext): the exporter then computes the two once
     return [
-        product_relevance(inputs.anew(relevance), value, relevance, context)[0] * factor
+        product_relevance(inputs.anew(relevance), value, relevance, context, square_p=True)[0] * factor
         for inputs, value, context, relevance in layers
     ]
 

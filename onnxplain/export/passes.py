@@ -7,7 +7,8 @@ passes by name; nothing is run that no requested method asks for, and nothing is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +114,26 @@ class CheferRelevance:
     attentions: list[Tensor]
 
 
+@contextmanager
+def paced(trace: Trace, tensors: Sequence[Tensor]) -> Iterator[None]:
+    """While a backward pass through ``trace`` is traced, each layer's attention probabilities computed anew
+    (``rules.AttentionInputs.anew``) also wait for ``tensors[l]``, that layer's tensor of another pass.
+
+    Mask-LRP multiplies each layer's attention relevance (Chefer's pass) by its attention gradient (the
+    gradient pass), both [B, H, T, T]. ONNX Runtime runs one node at a time, and an order chosen for memory
+    (``runtime.schedule``) moved Chefer's pass, which has more nodes per layer, a layer or two ahead of the
+    gradient's: each layer's relevance waited, 96 MiB at 8 x 512 tokens for MiniLM, until the gradient caught
+    up. Waiting for the gradient keeps the two passes a layer apart at most. Exact: a dependency through zeros."""
+    layers = [inputs.wait_for for inputs in trace.attention_inputs] if tensors else []
+    for wait_for, tensor in zip(layers, tensors, strict=True):
+        wait_for[:] = [tensor]
+    try:
+        yield
+    finally:
+        for wait_for in layers:
+            wait_for.clear()
+
+
 class SeedPasses:
     """The passes of one explained logit: the forward passes of ``passes`` and the backward passes from
     ``seed``, each run once however many methods read it."""
@@ -141,10 +162,15 @@ class SeedPasses:
 
         return self.memo("gradients", compute)
 
-    def chefer(self, head_masked: bool) -> CheferRelevance:
+    def chefer(self, head_masked: bool, paced_by: Sequence[Tensor] = ()) -> CheferRelevance:
+        """Chefer's LRP pass; ``paced_by`` (one tensor per layer, of another backward pass) makes each layer's
+        attention rules wait for that layer's tensor (``paced``)."""
+
         def compute() -> CheferRelevance:
             trace = self.passes.trace("chefer", head_masked)
-            embeddings, *contexts = backward(trace, self.seed.gradient, [trace.embeddings, *trace.contexts])
-            return CheferRelevance(trace, embeddings, stored_attention_relevance(trace, contexts, head_masked))
+            with paced(trace, paced_by):
+                embeddings, *contexts = backward(trace, self.seed.gradient, [trace.embeddings, *trace.contexts])
+                attentions = stored_attention_relevance(trace, contexts, head_masked)
+            return CheferRelevance(trace, embeddings, attentions)
 
         return self.memo(("chefer", head_masked), compute)

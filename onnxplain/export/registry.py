@@ -87,9 +87,14 @@ def chefer_attention_rollout(head_masked: bool) -> Callable[[SeedPasses], Tensor
     """TransAtt (``head_masked`` False) and Mask-LRP (True): SPEC 2.2 steps 5-7."""
 
     def relevance(p: SeedPasses) -> Tensor:
-        lrp = p.chefer(head_masked)
-        position = p.seed.position
-        return chefer_rollout(p.gradients().attentions, lrp.attentions, position, lrp.trace.explained_rows_only)
+        gradients = p.gradients()
+        # Each layer of Chefer's pass waits for the gradient at that layer's input, so that the gradient's
+        # attention rules have run (and their [B, H, T, T] temporaries gone) before Chefer's start. Mask-LRP's
+        # pass is its own (head-masked); TransAtt's is shared with full and partial LRP, which must not wait
+        # for a gradient pass they do not otherwise need.
+        inputs = (gradients.embeddings, *gradients.hidden_states[:-1])
+        lrp = p.chefer(head_masked, paced_by=inputs if head_masked else ())
+        return chefer_rollout(gradients.attentions, lrp.attentions, p.seed.position, lrp.trace.explained_rows_only)
 
     return relevance
 

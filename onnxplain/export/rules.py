@@ -14,7 +14,7 @@ References:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -63,12 +63,23 @@ def linear_relevance(x: Tensor, weight: Tensor, relevance: Tensor, product: Tens
     return x * (s @ weight) + absolute_x * (s @ absolute_weight)
 
 
-def product_relevance(p: Tensor, q: Tensor, relevance: Tensor, product: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def transposed_times(p: Tensor, s: Tensor) -> Tensor:
+    """``P^T S`` for a [.., T, T] ``P`` (attention probabilities) and a narrow ``S``, as ``(S^T P)^T``: the
+    transposes are then of [.., T, d] tensors. ONNX Runtime fuses a transpose into a matrix product only
+    where it feeds the product directly, and a batched product is exported behind reshapes, so ``P^T S``
+    copied ``P`` transposed: a [B, H, T, T] tensor more at a Chefer layer's memory peak."""
+    return (s.transpose(-1, -2) @ p).transpose(-1, -2)
+
+
+def product_relevance(
+    p: Tensor, q: Tensor, relevance: Tensor, product: Tensor | None = None, square_p: bool = False
+) -> tuple[Tensor, Tensor]:
     """[Chefer] rule for the product of two activations ``z = P @ Q`` (before halving):
     ``R_P = P * ((R / z) Q^T)``, ``R_Q = Q * (P^T (R / z))``; ``product`` is ``z`` where the forward pass
-    computed it already."""
+    computed it already; ``square_p``: ``P`` is the [T, T] one of the two (``transposed_times``)."""
     s = stabilised_divide(relevance, p @ q if product is None else product)
-    return p * (s @ q.transpose(-1, -2)), q * (p.transpose(-1, -2) @ s)
+    at_q = transposed_times(p, s) if square_p else p.transpose(-1, -2) @ s
+    return p * (s @ q.transpose(-1, -2)), q * at_q
 
 
 def zero_after(tensor: Tensor) -> Tensor:
@@ -91,6 +102,8 @@ class AttentionInputs:
     key_t: Tensor
     scale: float
     bias: Tensor
+    # Tensors of another backward pass that ``anew`` also waits for (``paced``): set while a pass is traced.
+    wait_for: list[Tensor] = field(default_factory=list, compare=False)
 
     def forward(self) -> Tensor:
         """The probabilities as the forward pass computes them."""
@@ -105,14 +118,17 @@ class AttentionInputs:
         computation (another ``halvings``), which would otherwise be merged with this one and kept alive
         from one pass to the other."""
         factor = 2.0**halvings
-        query = self.query * (1 / factor) + zero_after(after)
+        wait = zero_after(after)
+        for tensor in self.wait_for:
+            wait = wait + zero_after(tensor)
+        query = self.query * (1 / factor) + wait
         return torch.softmax((query @ self.key_t) * (factor * self.scale) + self.bias, dim=-1)
 
 
 def saved_attention(ctx: Any, inputs: AttentionInputs, *tensors: Tensor) -> None:
     """Keep what ``attention_anew`` needs in ``ctx`` (queries, keys, bias; the scale as a number) after
     ``tensors``."""
-    ctx.scale = inputs.scale
+    ctx.scale, ctx.wait_for = inputs.scale, inputs.wait_for  # the list itself: filled once the pass is traced
     ctx.save_for_backward(*tensors, inputs.query, inputs.key_t, inputs.bias)
 
 
@@ -120,7 +136,7 @@ def attention_anew(ctx: Any, after: Tensor, halvings: int = 1) -> tuple[tuple[Te
     """The tensors ``saved_attention`` kept before the attention inputs, and the probabilities anew
     (``AttentionInputs.anew``)."""
     *tensors, query, key_t, bias = ctx.saved_tensors
-    return tuple(tensors), AttentionInputs(query, key_t, ctx.scale, bias).anew(after, halvings)
+    return tuple(tensors), AttentionInputs(query, key_t, ctx.scale, bias, ctx.wait_for).anew(after, halvings)
 
 
 class ChefersContext(Function):
@@ -144,7 +160,7 @@ class ChefersContext(Function):
     @staticmethod
     def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, Tensor, None, None]:
         (value, product, *mask), attention = attention_anew(ctx, relevance)
-        r_attention, r_value = product_relevance(attention, value, relevance, product)
+        r_attention, r_value = product_relevance(attention, value, relevance, product, square_p=True)
         if not mask:
             return r_attention / 2, r_value / 2, None, None
         scale = mask[0][None, :, None, None].to(relevance.dtype) / 2  # head_mask [heads]
@@ -208,7 +224,7 @@ class PlainContext(Function):
         # computed after the gradient at A, which ``GradientAttention``'s backward receives next: the two
         # computations of A are the same operations on the same inputs, and ONNX Runtime runs them once
         _, attention = attention_anew(ctx, at_attention, GRADIENT_HALVINGS)
-        at_value = attention.transpose(-1, -2) @ gradient
+        at_value = transposed_times(attention, gradient)
         return at_attention, at_value * ctx.share if ctx.share != 1.0 else at_value, None, None
 
 
@@ -337,7 +353,9 @@ class ChefersScores(ChefersProduct):
     @staticmethod
     def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, Tensor]:
         p, q = ctx.saved_tensors
-        r_p, r_q = product_relevance(p * 0.5, q, relevance)
+        # the denominator waits for the relevance (``zero_after``): it reads forward values only, and an
+        # order chosen for memory would otherwise make it early and keep it while the layer's context rule ran
+        r_p, r_q = product_relevance(p * 0.5 + zero_after(relevance), q, relevance)
         return r_p / 2, r_q / 2
 
 

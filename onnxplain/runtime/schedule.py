@@ -145,12 +145,17 @@ PROFILED_ELEMENT_BYTES = {"float": 4, "float16": 2, "int64": 8, "int32": 4, "boo
 
 NEGLIGIBLE_BYTES = 64 * 1024  # a node that allocates no more than this runs as soon as it is ready
 
+# Operators whose output ONNX Runtime's CPU kernels give the input's buffer (a view), allocating nothing: a
+# buffer is freed only once every reader of it and of its views has run.
+ALIASING = frozenset({"Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity"})
+
 
 def memory_order(nodes: Sequence[NodeProto], sizes: Mapping[str, int]) -> list[NodeProto]:
     """``nodes`` (a topologically sorted graph) re-sorted for a low peak of live tensors, greedily: of the
-    nodes ready to run, one that frees at least as many bytes (inputs it is the last to read) as it
-    allocates (``sizes`` of its outputs; 0 where unknown) runs first, the earliest in ``nodes`` of those;
-    otherwise the one with the longest path to a node nothing reads (ties: the earliest)."""
+    nodes ready to run, one that frees at least as many bytes (buffers it is the last to read, through any
+    view of them) as it allocates (``sizes`` of its outputs; 0 where unknown, and for a view) runs first, the
+    earliest in ``nodes`` of those; otherwise the one with the longest path to a node nothing reads (ties:
+    the earliest)."""
     producer = {name: index for index, node in enumerate(nodes) for name in node.output if name}
     reads = [
         sorted({producer[name] for name in (*node.input, *subgraph_inputs(node)) if name in producer}) for node in nodes
@@ -162,21 +167,40 @@ def memory_order(nodes: Sequence[NodeProto], sizes: Mapping[str, int]) -> list[N
     height = [0] * len(nodes)
     for index in reversed(range(len(nodes))):  # readers come later in a topological order
         height[index] = 1 + max((height[reader] for reader in readers[index]), default=0)
-    made = [sum(sizes.get(name, 0) for name in node.output if name) for node in nodes]
-    unread = [len(reader) for reader in readers]  # readers of each node's outputs not yet run
+    # Buffers are named by the node that allocates them; a view's output is its input's buffer.
+    views = [node.op_type in ALIASING and bool(node.input) and node.input[0] in producer for node in nodes]
+    buffer_of: dict[str, int] = {}
+    for index, node in enumerate(nodes):
+        for name in node.output:
+            buffer_of[name] = buffer_of.get(node.input[0], producer[node.input[0]]) if views[index] else index
+    made = [
+        0 if views[index] else sum(sizes.get(name, 0) for name in node.output if name)
+        for index, node in enumerate(nodes)
+    ]
+    consumes = [
+        []
+        if views[index]
+        else sorted({buffer_of[name] for name in (*node.input, *subgraph_inputs(node)) if name in buffer_of})
+        for index, node in enumerate(nodes)
+    ]
+    consumers: list[list[int]] = [[] for _ in nodes]  # of each buffer: the nodes that read it or a view of it
+    for index, buffers in enumerate(consumes):
+        for buffer in buffers:
+            consumers[buffer].append(index)
+    unread = [len(consumer) for consumer in consumers]  # consumers of each buffer not yet run
     waiting = [len(sources) for sources in reads]
     ran = [False] * len(nodes)
     shrinking = [False] * len(nodes)
     # Ready nodes: those that free at least what they allocate, by index; the others by (-height, index).
-    # A node's bytes freed only grow (its inputs lose their other readers), so a node moves from the second
-    # heap to the first at most once; the second heap drops it lazily.
+    # A node's bytes freed only grow (its buffers lose their other consumers), so a node moves from the
+    # second heap to the first at most once; the second heap drops it lazily.
     shrink_heap: list[int] = []
     other_heap: list[tuple[int, int]] = []
 
     def frees_enough(index: int) -> bool:
-        if made[index] <= NEGLIGIBLE_BYTES:  # a scalar Cast of a constant must not wait and hold up its readers
+        if made[index] <= NEGLIGIBLE_BYTES:  # a view, or a scalar Cast of a constant: it must not hold up its readers
             return True
-        return sum(made[source] for source in reads[index] if unread[source] == 1) >= made[index]
+        return sum(made[buffer] for buffer in consumes[index] if unread[buffer] == 1) >= made[index]
 
     def offer(index: int) -> None:
         if frees_enough(index):
@@ -198,10 +222,10 @@ def memory_order(nodes: Sequence[NodeProto], sizes: Mapping[str, int]) -> list[N
                 continue
         ran[chosen] = True
         order.append(nodes[chosen])
-        for source in reads[chosen]:
-            unread[source] -= 1
-            if unread[source] == 1:  # its last reader may now free it
-                last = next(reader for reader in readers[source] if not ran[reader])
+        for buffer in consumes[chosen]:
+            unread[buffer] -= 1
+            if unread[buffer] == 1:  # its last consumer may now free it
+                last = next(consumer for consumer in consumers[buffer] if not ran[consumer])
                 if waiting[last] == 0 and not shrinking[last] and frees_enough(last):
                     shrinking[last] = True
                     heapq.heappush(shrink_heap, last)
