@@ -191,6 +191,18 @@ def test_attention_anew_waiting_for_another_pass_is_still_the_forward_s_to_the_b
     assert all(not i.wait_for for i in trace.attention_inputs)
 
 
+def test_projection_from_heads_is_the_linear_rule_of_the_merged_heads() -> None:
+    """``ChefersLinearFromHeads`` keeps the contexts in the heads' layout instead of merged, and gives the
+    linear rule's relevance to the bit (values and rule are the same operations)."""
+    generator = torch.Generator().manual_seed(5)
+    weight, bias = torch.randn(6, 6, generator=generator, dtype=torch.float64), torch.randn(6, dtype=torch.float64)
+    context = torch.randn(2, 3, 5, 2, generator=generator, dtype=torch.float64)
+    relevance = torch.rand(2, 5, 6, generator=generator, dtype=torch.float64)
+    ours = relevance_of(lambda c: rules.ChefersLinearFromHeads.apply(c, weight, bias), [context], relevance)
+    plain = relevance_of(lambda c: rules.ChefersLinear.apply(rules.merge_heads(c), weight, bias), [context], relevance)
+    assert ours[0].shape == context.shape and torch.equal(ours[0], plain[0])
+
+
 def test_transposed_times_is_the_transposed_product() -> None:
     generator = torch.Generator().manual_seed(3)
     square = torch.randn(2, 3, 5, 5, generator=generator, dtype=torch.float64)

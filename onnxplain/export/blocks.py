@@ -9,7 +9,7 @@ import math
 from torch import Tensor
 
 from onnxplain.export.architectures.weights import Linear, Norm, SelfAttention
-from onnxplain.export.rules import AttentionInputs
+from onnxplain.export.rules import AttentionInputs, split_heads
 from onnxplain.export.rulesets import Gradient
 from onnxplain.export.trace import Trace
 
@@ -20,11 +20,6 @@ def linear(rules: Gradient, x: Tensor, layer: Linear) -> Tensor:
 
 def layer_norm(rules: Gradient, x: Tensor, layer: Norm) -> Tensor:
     return rules.norm(x, layer.weight, layer.bias, layer.eps)
-
-
-def split_heads(t: Tensor, heads: int, head_dim: int) -> Tensor:
-    """[B, T, heads * d] -> [B, heads, T, d]."""
-    return t.reshape(t.shape[0], t.shape[1], heads, head_dim).transpose(1, 2)
 
 
 def repeat_key_value_heads(t: Tensor, repeats: int) -> Tensor:
@@ -85,5 +80,4 @@ def self_attention(
     trace.attention_inputs.append(inputs)
     trace.values.append(value)
     trace.contexts.append(context)
-    merged = context.transpose(1, 2).reshape(rows.shape[0], rows.shape[1], heads * head_dim)
-    return linear(rules, merged, weights.output)
+    return rules.linear_from_heads(context, weights.output.weight, weights.output.bias)

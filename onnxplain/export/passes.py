@@ -173,4 +173,4 @@ class SeedPasses:
                 attentions = stored_attention_relevance(trace, contexts, head_masked)
             return CheferRelevance(trace, embeddings, attentions)
 
-        return self.memo(("chefer", head_masked), compute)
+        return self.memo(("chefer", head_masked, bool(paced_by)), compute)

@@ -89,11 +89,10 @@ def chefer_attention_rollout(head_masked: bool) -> Callable[[SeedPasses], Tensor
     def relevance(p: SeedPasses) -> Tensor:
         gradients = p.gradients()
         # Each layer of Chefer's pass waits for the gradient at that layer's input, so that the gradient's
-        # attention rules have run (and their [B, H, T, T] temporaries gone) before Chefer's start. Mask-LRP's
-        # pass is its own (head-masked); TransAtt's is shared with full and partial LRP, which must not wait
-        # for a gradient pass they do not otherwise need.
-        inputs = (gradients.embeddings, *gradients.hidden_states[:-1])
-        lrp = p.chefer(head_masked, paced_by=inputs if head_masked else ())
+        # attention rules have run (and their [B, H, T, T] temporaries gone) before Chefer's start. Full and
+        # partial LRP read an unpaced Chefer pass, which must not wait for a gradient pass they do not need:
+        # a graph that computes TransAtt and one of them runs Chefer's pass twice (once paced).
+        lrp = p.chefer(head_masked, paced_by=(gradients.embeddings, *gradients.hidden_states[:-1]))
         return chefer_rollout(gradients.attentions, lrp.attentions, p.seed.position, lrp.trace.explained_rows_only)
 
     return relevance

@@ -248,6 +248,41 @@ class ChefersLinear(Function):
         return linear_relevance(x, weight, relevance, product), None, None
 
 
+def split_heads(t: Tensor, heads: int, head_dim: int) -> Tensor:
+    """[B, T, heads * d] -> [B, heads, T, d]."""
+    return t.reshape(t.shape[0], t.shape[1], heads, head_dim).transpose(1, 2)
+
+
+def merge_heads(t: Tensor) -> Tensor:
+    """[B, heads, T, d] -> [B, T, heads * d]."""
+    return t.transpose(1, 2).reshape(t.shape[0], t.shape[2], t.shape[1] * t.shape[3])
+
+
+class ChefersLinearFromHeads(Function):
+    """The attention's output projection of the merged heads' contexts, ``merge(C) W^T + b``, by the alpha-1
+    rule (``ChefersLinear``). It keeps the contexts ``C`` in the heads' layout, which the context rule keeps
+    anyway, and merges them again (a copy, once the relevance arrives) for the rule's input, instead of
+    keeping the merged copy from the forward pass (ONNX materialises the merge as a transposed copy: the
+    same [B, T, D] values were kept twice per layer)."""
+
+    @staticmethod
+    def forward(context: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return torch.nn.functional.linear(merge_heads(context), weight, bias)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        context, weight, bias = inputs
+        ctx.has_bias, ctx.heads, ctx.head_dim = bias is not None, context.shape[1], context.shape[3]
+        ctx.save_for_backward(context, weight, output, bias)
+
+    @staticmethod
+    def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, None, None]:
+        context, weight, output, bias = ctx.saved_tensors
+        x = merge_heads(context + zero_after(relevance))
+        product = output - bias if ctx.has_bias else output
+        return split_heads(linear_relevance(x, weight, relevance, product), ctx.heads, ctx.head_dim), None, None
+
+
 class ChefersActivatedLinear(Function):
     """A feed-forward block's activation and output layer, ``y = f(h) W^T + b``, by Chefer's rules: the
     linear layer's alpha-1 rule (``ChefersLinear``), then the activation's relevance passed through. The

@@ -64,6 +64,10 @@ class Gradient:
     def linear(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         return torch.nn.functional.linear(x, weight, bias)
 
+    def linear_from_heads(self, context: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        """The attention's output projection of the heads' contexts merged: [B, H, T, d] -> [B, T, D]."""
+        return self.linear(rules.merge_heads(context), weight, bias)
+
     def activation(self, fn: Activation, x: Tensor) -> Tensor:
         return rules.GradientActivation.apply(x, fn.function)
 
@@ -130,6 +134,9 @@ class Chefer(Gradient):
 
     def linear(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         return rules.ChefersLinear.apply(x, weight, bias)
+
+    def linear_from_heads(self, context: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return rules.ChefersLinearFromHeads.apply(context, weight, bias)
 
     def activation(self, fn: Activation, x: Tensor) -> Tensor:
         return rules.RelevancePassthrough.apply(x, fn)
