@@ -11,18 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # every module the base install does not bring: the export stack and the serve and plots extras
-NOT_IN_BASE = (
-    "torch",
-    "transformers",
-    "onnxplain.export",
-    "starlette",
-    "uvicorn",
-    "fastapi",
-    "pydantic",
-    "matplotlib",
-    "ray",
-    "pyarrow",
-)
+NOT_IN_BASE = ("torch", "transformers", "onnxplain.export", "starlette", "uvicorn", "fastapi", "pydantic",
+               "matplotlib", "ray", "pyarrow")
 
 BLOCKED_CLI = textwrap.dedent(
     f"""

@@ -58,18 +58,8 @@ def config_for(architecture: str, num_labels: int = 3, **overrides):
         return tf.MPNetConfig(**SMALL, **common, **overrides)
     if architecture == "gpt2":
         return tf.GPT2Config(
-            n_embd=32,
-            n_layer=2,
-            n_head=4,
-            n_inner=48,
-            n_positions=64,
-            vocab_size=30522,
-            num_labels=num_labels,
-            pad_token_id=0,
-            bos_token_id=101,
-            eos_token_id=102,
-            initializer_range=0.3,
-            **overrides,
+            n_embd=32, n_layer=2, n_head=4, n_inner=48, n_positions=64, vocab_size=30522, num_labels=num_labels,
+            pad_token_id=0, bos_token_id=101, eos_token_id=102, initializer_range=0.3, **overrides,
         )
     decoder = dict(SMALL, num_key_value_heads=2, rms_norm_eps=1e-6, tie_word_embeddings=False)
     if architecture == "llama":
@@ -80,16 +70,8 @@ def config_for(architecture: str, num_labels: int = 3, **overrides):
         return tf.MistralConfig(**dict(decoder, num_key_value_heads=1), **common, **overrides)
     if architecture == "distilbert":
         return tf.DistilBertConfig(
-            dim=32,
-            n_layers=2,
-            n_heads=4,
-            hidden_dim=48,
-            vocab_size=30522,
-            num_labels=num_labels,
-            max_position_embeddings=64,
-            pad_token_id=0,
-            initializer_range=0.3,
-            **overrides,
+            dim=32, n_layers=2, n_heads=4, hidden_dim=48, vocab_size=30522, num_labels=num_labels,
+            max_position_embeddings=64, pad_token_id=0, initializer_range=0.3, **overrides,
         )
     raise ValueError(architecture)
 
