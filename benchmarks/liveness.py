@@ -43,9 +43,8 @@ from graph_profile import benchmark_feeds, pruned  # this folder: run as a scrip
 from onnxplain.runtime import schedule
 from onnxplain.runtime.artifact import LOGITS, MODEL_FILE, read_manifest
 
-# Operators whose CPU kernels return a view of their first input (no new buffer).
-ALIASING = schedule.ALIASING
-BYTES = {"float": 4, "float16": 2, "int64": 8, "int32": 4, "bool": 1, "int8": 1, "uint8": 1, "double": 8}
+ALIASING = schedule.ALIASING  # operators whose output is a view of their first input (no new buffer)
+BYTES = {**schedule.PROFILED_ELEMENT_BYTES, "double": 8}  # by the profiler's type names
 MIB = 2**20
 RUNTIME = "runtime"  # the order the runtime's sessions use: schedule.memory_order, run as ordered
 

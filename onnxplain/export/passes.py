@@ -119,8 +119,8 @@ def paced(trace: Trace, tensors: Sequence[Tensor]) -> Iterator[None]:
     """While a backward pass through ``trace`` is traced, each layer's attention probabilities computed anew
     (``rules.AttentionInputs.anew``) also wait for ``tensors[l]``, that layer's tensor of another pass.
 
-    Mask-LRP multiplies each layer's attention relevance (Chefer's pass) by its attention gradient (the
-    gradient pass), both [B, H, T, T]. ONNX Runtime runs one node at a time, and an order chosen for memory
+    Mask-LRP and TransAtt multiply each layer's attention relevance (Chefer's pass) by its attention gradient
+    (the gradient pass), both [B, H, T, T]. ONNX Runtime runs one node at a time, and an order chosen for memory
     (``runtime.schedule``) moved Chefer's pass, which has more nodes per layer, a layer or two ahead of the
     gradient's: each layer's relevance waited, 96 MiB at 8 x 512 tokens for MiniLM, until the gradient caught
     up. Waiting for the gradient keeps the two passes a layer apart at most. Exact: a dependency through zeros."""

@@ -172,7 +172,7 @@ def memory_order(nodes: Sequence[NodeProto], sizes: Mapping[str, int]) -> list[N
     buffer_of: dict[str, int] = {}
     for index, node in enumerate(nodes):
         for name in node.output:
-            buffer_of[name] = buffer_of.get(node.input[0], producer[node.input[0]]) if views[index] else index
+            buffer_of[name] = buffer_of[node.input[0]] if views[index] else index  # inputs come first
     made = [
         0 if views[index] else sum(sizes.get(name, 0) for name in node.output if name)
         for index, node in enumerate(nodes)
