@@ -4,6 +4,8 @@ ONNX Runtime's own order do, and the optimised graph reads the artifact's weight
 
 from __future__ import annotations
 
+import gc
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +212,18 @@ def test_optimised_graph_reads_the_shared_weights(tiny_artifact: Path, tmp_path:
         np.testing.assert_array_equal(numpy_helper.to_array(loaded[tensor.name]), originals[tensor.name])
     session = ort.InferenceSession(str(scheduled), options, providers=["CPUExecutionProvider"])
     assert session.run(None, feeds_for(tiny_artifact, session))
+
+
+def test_a_dropped_pool_removes_its_files_without_a_warning(tiny_artifact: Path) -> None:
+    """Dropping an explainer is normal use: its scratch files go with it and the caller sees no ResourceWarning
+    (a warning there had landed inside a caller's pytest.warns block)."""
+    pool = SessionPool(tiny_artifact / MODEL_FILE, choose_device("cpu"), size=1)
+    pool.run([LOGITS], feeds_for(tiny_artifact, pool.session([LOGITS])))
+    directory = pool._directory
+    assert any(directory.iterdir())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del pool
+        gc.collect()
+    assert not directory.exists()
+    assert [str(w.message) for w in caught] == []

@@ -10,8 +10,10 @@ On CPU a graph with a method in it runs its nodes in the order ``schedule`` choo
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -92,7 +94,10 @@ class SessionPool:
         self._lock = threading.Lock()
         self._sessions: OrderedDict[frozenset[str], ort.InferenceSession] = OrderedDict()
         self._session_bytes: dict[frozenset[str], int] = {}  # resident memory each added when built
-        self._directory = tempfile.TemporaryDirectory(prefix="onnxplain-")
+        # the shared weights file and pruned graphs; removed with the pool, silently (a dropped explainer is normal
+        # use, so TemporaryDirectory's implicit-cleanup ResourceWarning would be noise in the caller's warnings)
+        self._directory = Path(tempfile.mkdtemp(prefix="onnxplain-"))
+        weakref.finalize(self, shutil.rmtree, self._directory, ignore_errors=True)
         try:
             self._model = onnx.load(str(model_path))
         except Exception as error:  # a truncated or altered file fails in protobuf or onnx, whichever reads first
@@ -107,7 +112,7 @@ class SessionPool:
     def _externalise_weights(self) -> None:
         """Move every large initializer into the shared weights file, leaving a reference in the graph."""
         graph_inputs = {i.name for i in self._model.graph.input}
-        with open(Path(self._directory.name) / WEIGHTS_FILE, "wb") as weights:
+        with open(self._directory / WEIGHTS_FILE, "wb") as weights:
             for tensor in self._model.graph.initializer:
                 if tensor.name in graph_inputs:  # an input's default (head_mask) stays in the graph
                     continue
@@ -184,7 +189,7 @@ class SessionPool:
         graph.output.extend(o for o in source.output if o.name in outputs)
         graph.value_info.extend(v for v in source.value_info if v.name in needed)
         graph.initializer.extend(t for t in source.initializer if t.name in needed)
-        path = Path(self._directory.name) / "pruned.onnx"
+        path = self._directory / "pruned.onnx"
         onnx.save(model, str(path))  # beside the weights file, which its initializers refer to
         options = session_options(self._threads, self.memory)
         # A method's graph (it has a backward pass) runs in an order chosen for memory; on CPU only, the
@@ -195,7 +200,7 @@ class SessionPool:
             shared = {t.name: t for t in self._model.graph.initializer if t.data_location == TensorProto.EXTERNAL}
             path = schedule.scheduled_model(path, options, self.device.providers, self._value_bytes, shared)
         session = ort.InferenceSession(str(path), options, providers=list(self.device.providers))
-        for written in Path(self._directory.name).iterdir():
+        for written in self._directory.iterdir():
             if written.name != WEIGHTS_FILE:
                 written.unlink()
         if self.device.name == "cuda" and CUDA_PROVIDER not in session.get_providers():
