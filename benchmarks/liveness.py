@@ -92,17 +92,13 @@ def run_profiled(
     events = json.loads(Path(session.end_profiling()).read_text())
     steps = []
     start: int | None = None
-    for event in events:
-        if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time"):
-            continue
-        args = event["args"]
-        shapes = [next(iter(entry.values())) for entry in args["output_type_shape"]]
-        types = [next(iter(entry)) for entry in args["output_type_shape"]]
-        made = [int(np.prod(shape)) * BYTES.get(kind, 4) for shape, kind in zip(shapes, types, strict=True)]
+    for name, args, outputs in schedule.profiled_nodes(events):
+        shapes = [shape for _, shape in outputs]
+        made = [int(np.prod(shape)) * BYTES.get(kind, 4) for kind, shape in outputs]
         in_use = int(args["mem_bytes_requested_in_use"])
         if start is None:
             start = in_use - int(args["mem_requested_in_use_delta"])
-        steps.append(Step(event["name"].removesuffix("_kernel_time"), args["op_name"], made, shapes, in_use))
+        steps.append(Step(name, args["op_name"], made, shapes, in_use))
     assert start is not None, "the profile has no node events"
     return steps, start, onnx.load(str(optimised_path), load_external_data=False).graph
 

@@ -23,8 +23,9 @@ weights that are the artifact's own are read from the artifact's shared weights 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -41,6 +42,8 @@ ELEMENT_BYTES: dict[int, int] = {
     TensorProto.INT64: 8,
     TensorProto.BOOL: 1,
 }
+# the same by the type names of ONNX Runtime's profiler (``profiled_nodes``)
+PROFILED_ELEMENT_BYTES = {"float": 4, "float16": 2, "int64": 8, "int32": 4, "bool": 1, "int8": 1, "uint8": 1}
 
 
 def value_bytes(values: Iterable[ValueInfoProto], dims: Mapping[str, int] = NOMINAL_DIMS) -> dict[str, int]:
@@ -127,20 +130,25 @@ def measured_value_bytes(path: Path, graph: onnx.GraphProto, threads: int | None
         session.run(None, probe_feeds(session))
         events = json.loads(Path(session.end_profiling()).read_text())
     sizes: dict[str, int] = {}
-    for event in events:
-        if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time"):
-            continue
-        names = outputs.get(event["name"].removesuffix("_kernel_time"), [])
-        for name, record in zip(names, event["args"].get("output_type_shape", []), strict=False):
-            kind, shape = next(iter(record.items()))
+    for node, _, made in profiled_nodes(events):
+        for name, (kind, shape) in zip(outputs.get(node, []), made, strict=False):
             count = 1
             for size in shape:
-                count *= nominal_dimension(int(size))
+                count *= nominal_dimension(size)
             sizes[name] = count * PROFILED_ELEMENT_BYTES.get(kind, 4)
     return sizes
 
 
-PROFILED_ELEMENT_BYTES = {"float": 4, "float16": 2, "int64": 8, "int32": 4, "bool": 1, "int8": 1, "uint8": 1}
+def profiled_nodes(events: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any], list[tuple[str, list[int]]]]]:
+    """The node events of an ONNX Runtime profile, in the order the nodes ran: each node's name, the event's
+    arguments (its operator, the memory in use) and each output's element type and shape."""
+    for event in events:
+        if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time"):
+            continue
+        args = event["args"]
+        made = [next(iter(record.items())) for record in args.get("output_type_shape", [])]
+        outputs = [(kind, [int(size) for size in shape]) for kind, shape in made]
+        yield event["name"].removesuffix("_kernel_time"), args, outputs
 
 
 NEGLIGIBLE_BYTES = 64 * 1024  # a node that allocates no more than this runs as soon as it is ready

@@ -112,6 +112,7 @@ class SessionPool:
     def _externalise_weights(self) -> None:
         """Move every large initializer into the shared weights file, leaving a reference in the graph."""
         graph_inputs = {i.name for i in self._model.graph.input}
+        self._shared: dict[str, TensorProto] = {}  # name -> the reference left in the graph
         with open(self._directory / WEIGHTS_FILE, "wb") as weights:
             for tensor in self._model.graph.initializer:
                 if tensor.name in graph_inputs:  # an input's default (head_mask) stays in the graph
@@ -130,6 +131,7 @@ class SessionPool:
                 for key, value in (("location", WEIGHTS_FILE), ("offset", offset), ("length", len(data))):
                     entry = tensor.external_data.add()
                     entry.key, entry.value = key, str(value)
+                self._shared[name] = tensor
 
     def __len__(self) -> int:
         """Sessions held now."""
@@ -197,8 +199,7 @@ class SessionPool:
         if set(outputs) != {LOGITS} and self.device.name == "cpu":
             if self._value_bytes is None:
                 self._value_bytes = schedule.inferred_value_bytes(self._model)
-            shared = {t.name: t for t in self._model.graph.initializer if t.data_location == TensorProto.EXTERNAL}
-            path = schedule.scheduled_model(path, options, self.device.providers, self._value_bytes, shared)
+            path = schedule.scheduled_model(path, options, self.device.providers, self._value_bytes, self._shared)
         session = ort.InferenceSession(str(path), options, providers=list(self.device.providers))
         for written in self._directory.iterdir():
             if written.name != WEIGHTS_FILE:
