@@ -105,14 +105,15 @@ class SessionPool:
                 f"{model_path} cannot be read as an ONNX model ({type(error).__name__}): it is damaged or "
                 "incomplete; copy the artifact again or re-export it"
             ) from None
-        self._externalise_weights()
+        self._shared = self._externalise_weights()  # name -> the reference left in the graph
         self._value_bytes: dict[str, int] | None = None  # for schedule.memory_order, worked out once
         self.output_names: tuple[str, ...] = tuple(o.name for o in self._model.graph.output)
 
-    def _externalise_weights(self) -> None:
-        """Move every large initializer into the shared weights file, leaving a reference in the graph."""
+    def _externalise_weights(self) -> dict[str, TensorProto]:
+        """Move every large initializer into the shared weights file, leaving a reference in the graph; the
+        references, by name."""
         graph_inputs = {i.name for i in self._model.graph.input}
-        self._shared: dict[str, TensorProto] = {}  # name -> the reference left in the graph
+        shared: dict[str, TensorProto] = {}
         with open(self._directory / WEIGHTS_FILE, "wb") as weights:
             for tensor in self._model.graph.initializer:
                 if tensor.name in graph_inputs:  # an input's default (head_mask) stays in the graph
@@ -131,7 +132,8 @@ class SessionPool:
                 for key, value in (("location", WEIGHTS_FILE), ("offset", offset), ("length", len(data))):
                     entry = tensor.external_data.add()
                     entry.key, entry.value = key, str(value)
-                self._shared[name] = tensor
+                shared[name] = tensor
+        return shared
 
     def __len__(self) -> int:
         """Sessions held now."""
