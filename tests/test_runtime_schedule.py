@@ -5,6 +5,7 @@ ONNX Runtime's own order do, and the optimised graph reads the artifact's weight
 from __future__ import annotations
 
 import gc
+import json
 import warnings
 from pathlib import Path
 
@@ -106,6 +107,112 @@ def test_a_node_does_not_free_a_buffer_that_a_view_of_it_still_needs() -> None:
     assert names.index("sub") > names.index("f6")
 
 
+def residual_graph(read_late: bool) -> tuple[list[onnx.NodeProto], dict[str, int]]:
+    """A residual sum ``s = x + w`` read by the forward (``h``) and by a backward rule (``late``) after the
+    peak (``big``); ``w`` is read at the end too when ``read_late``, otherwise only by the sum."""
+    nodes = [helper.make_node("Softsign", ["x"], ["w"], name="w")]  # not one to compute twice
+    nodes.append(helper.make_node("Add", ["x", "w"], ["s"], name="s"))
+    nodes.append(helper.make_node("Relu", ["s"], ["h"], name="h"))
+    nodes.append(helper.make_node("Neg", ["h"], ["big"], name="big"))
+    nodes.append(helper.make_node("ReduceSum", ["big"], ["small"], name="reduce", keepdims=1))
+    nodes.append(helper.make_node("Mul", ["h", "small"], ["g"], name="g"))
+    nodes.append(helper.make_node("Reshape", ["s", "shape"], ["view"], name="view"))
+    nodes.append(helper.make_node("Mul", ["view", "g"], ["late"], name="late"))
+    nodes.append(helper.make_node("Add", ["late", "w" if read_late else "g"], ["out"], name="out"))
+    mib = 1 << 20
+    sizes = {name: mib for node in nodes for name in node.output}
+    sizes.update(big=10 * mib, small=4, view=0)
+    return nodes, sizes
+
+
+def buffer_peak(order: list[onnx.NodeProto], sizes: dict[str, int]) -> int:
+    """Peak bytes of live buffers running ``order``, a view keeping its input's buffer alive."""
+    return max(schedule.live_bytes(range(len(order)), schedule.buffers(order, sizes)))
+
+
+def run_graph(nodes: list[onnx.NodeProto], x: np.ndarray) -> np.ndarray:
+    graph = helper.make_graph(
+        nodes,
+        "residual",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [None])],
+        [numpy_helper.from_array(np.array([-1], dtype=np.int64), "shape")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x})[0]
+
+
+def test_a_sum_held_across_the_peak_is_computed_again_for_its_late_reader() -> None:
+    """The sum's inputs live to the end anyway: a copy made after the peak, for the late reader (through its
+    view), lowers the peak by the sum's bytes; the graph computes the same."""
+    nodes, sizes = residual_graph(read_late=True)
+    ordered = schedule.recomputing_order(nodes, sizes)
+    copies = [node for node in ordered if node.name.endswith(schedule.RECOMPUTED)]
+    assert [node.op_type for node in copies] == ["Add"]
+    names = [node.name for node in ordered]
+    assert names.index(copies[0].name) > names.index("reduce")
+    assert next(node for node in ordered if node.name == "view").input[0] == copies[0].output[0]
+    produced = {"x", "shape"}
+    for node in ordered:
+        assert set(node.input) <= produced, f"{node.name} runs before its inputs"
+        produced.update(node.output)
+    copied_sizes = {**sizes, copies[0].output[0]: sizes["s"]}
+    assert buffer_peak(ordered, copied_sizes) == buffer_peak(schedule.memory_order(nodes, sizes), sizes) - (1 << 20)
+    x = np.linspace(-2, 2, 7, dtype=np.float32)
+    np.testing.assert_array_equal(run_graph(ordered, x), run_graph(nodes, x))
+
+
+def test_no_copy_where_an_input_would_live_longer_for_it() -> None:
+    nodes, sizes = residual_graph(read_late=False)
+    ordered = schedule.recomputing_order(nodes, sizes)
+    assert [node.name for node in ordered] == [node.name for node in schedule.memory_order(nodes, sizes)]
+
+
+def test_a_value_made_early_only_to_free_its_input_is_made_late_from_a_copy_of_that_input() -> None:
+    """A scaled query ``m = t * 2``, ``t`` a transposed ``q``: the forward reads ``t``, then ``m`` frees it and
+    runs at once, though only the backward reads ``m``. ``q`` lives to the end anyway: ``t`` is computed again
+    after the peak and ``m`` from it, where it is read."""
+    nodes = [helper.make_node("Softsign", ["x"], ["q"], name="q")]
+    nodes.append(helper.make_node("Transpose", ["q"], ["t"], name="t"))
+    nodes.append(helper.make_node("Relu", ["t"], ["h"], name="h"))
+    nodes.append(helper.make_node("Mul", ["t", "two"], ["m"], name="m"))
+    nodes.append(helper.make_node("Neg", ["h"], ["big"], name="big"))
+    nodes.append(helper.make_node("ReduceSum", ["big"], ["small"], name="reduce", keepdims=1))
+    nodes.append(helper.make_node("Neg", ["small"], ["scale"], name="scale"))  # the forward goes on
+    nodes.append(helper.make_node("Mul", ["m", "scale"], ["late"], name="late"))
+    nodes.append(helper.make_node("MatMul", ["late", "q"], ["out"], name="out"))
+    mib = 1 << 20
+    sizes = {name: mib for node in nodes for name in node.output}
+    sizes.update(big=10 * mib, small=4, scale=4)
+    plain = schedule.memory_order(nodes, sizes)
+    assert [node.name for node in plain].index("m") < [node.name for node in plain].index("big")
+    ordered = schedule.recomputing_order(nodes, sizes)
+    copies = [node for node in ordered if node.name.endswith(schedule.RECOMPUTED)]
+    assert [node.op_type for node in copies] == ["Transpose"]
+    names = [node.name for node in ordered]
+    assert names.index("reduce") < names.index(copies[0].name) < names.index("m")
+    copied_sizes = {**sizes, copies[0].output[0]: mib}
+    assert buffer_peak(ordered, copied_sizes) == buffer_peak(plain, sizes) - mib
+    graph = helper.make_graph(
+        ordered,
+        "query",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [4, 4])],
+        [numpy_helper.from_array(np.array(2, dtype=np.float32), "two")],
+    )
+    session = ort.InferenceSession(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    )
+    x = np.arange(12, dtype=np.float32).reshape(3, 4) / 7 - 0.5
+    q = x / (1 + np.abs(x))
+    t = q.T
+    want = (t * 2 * np.maximum(t, 0).sum(keepdims=True)) @ q
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], want, rtol=1e-5)
+
+
 def test_nominal_dimension_scales_the_probe_s_batch_and_length() -> None:
     nominal = schedule.nominal_dimension
     scaled = {5: 8, 19: 512, 5 * 19: 4096, 5 * 12: 96, 19 * 19: 512 * 512}  # batch x heads, [T, T] flattened
@@ -174,6 +281,51 @@ def test_scheduled_sessions_compute_what_unscheduled_ones_do(
         want = unscheduled.run([LOGITS, manifest.output_name(method)], feeds)
         for name, value, expected in zip(("logits", method), got[method], want, strict=True):
             np.testing.assert_allclose(value, expected, rtol=1e-6, atol=1e-9, err_msg=f"{method}: {name}")
+
+
+def test_a_scheduled_session_runs_the_recomputed_copy(tmp_path: Path) -> None:
+    """A residual sum held across a wide product's peak, through ``scheduled_model`` (ONNX Runtime's optimiser,
+    the probe's measured sizes): the scheduled graph computes the sum again, the session runs that copy
+    (optimising the graph again would merge it back into the original: a common subexpression), and it
+    computes what the graph in ONNX Runtime's own order does."""
+    nodes = [helper.make_node("Softsign", ["x"], ["w"], name="w")]
+    nodes.append(helper.make_node("Add", ["x", "w"], ["s"], name="s"))
+    nodes.append(helper.make_node("Relu", ["s"], ["h"], name="h"))
+    nodes.append(helper.make_node("MatMul", ["h", "wide"], ["big"], name="big"))  # 64 times the sum
+    nodes.append(helper.make_node("ReduceMax", ["big"], ["small"], name="reduce", axes=[-1], keepdims=1))
+    nodes.append(helper.make_node("Neg", ["small"], ["scale"], name="scale"))
+    nodes.append(helper.make_node("Reshape", ["s", "shape"], ["view"], name="view"))
+    nodes.append(helper.make_node("Mul", ["view", "scale"], ["late"], name="late"))
+    nodes.append(helper.make_node("Add", ["late", "w"], ["out"], name="out"))
+    rng = np.random.default_rng(0)
+    graph = helper.make_graph(
+        nodes,
+        "residual",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "sequence", 64])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", "sequence", 64])],
+        [
+            numpy_helper.from_array(rng.standard_normal((64, 4096)).astype(np.float32), "wide"),
+            numpy_helper.from_array(np.array([0, 0, -1], dtype=np.int64), "shape"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "graph.onnx"
+    onnx.save(model, str(path))
+    options = ort.SessionOptions()
+    scheduled = schedule.scheduled_model(
+        path, options, ["CPUExecutionProvider"], schedule.inferred_value_bytes(model), {}
+    )
+    copies = [n.name for n in onnx.load(str(scheduled)).graph.node if n.name.endswith(schedule.RECOMPUTED)]
+    assert copies == ["s" + schedule.RECOMPUTED]
+    options.enable_profiling = True
+    options.profile_file_prefix = str(tmp_path / "profile")
+    session = ort.InferenceSession(str(scheduled), options, providers=["CPUExecutionProvider"])
+    x = rng.standard_normal((2, 5, 64)).astype(np.float32)
+    got = session.run(None, {"x": x})[0]
+    events = json.loads(Path(session.end_profiling()).read_text())
+    assert {"s", *copies} <= {name for name, _, _ in schedule.profiled_nodes(events)}  # both, not merged
+    plain = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(got, plain.run(None, {"x": x})[0], rtol=1e-6)
 
 
 def test_optimised_graph_reads_the_shared_weights(tiny_artifact: Path, tmp_path: Path) -> None:
