@@ -213,6 +213,34 @@ def test_a_value_made_early_only_to_free_its_input_is_made_late_from_a_copy_of_t
     np.testing.assert_allclose(session.run(None, {"x": x})[0], want, rtol=1e-5)
 
 
+def test_a_sum_held_across_two_peaks_is_copied_once_for_each_under_names_of_its_own() -> None:
+    """A sum read before, between and after two wide values, the later one wider: the first round copies it
+    for its read after the later peak, the next round for its read between them; each copy has a name and
+    output of its own (one graph cannot hold two nodes or values of one name), and the graph computes the same."""
+    nodes = [helper.make_node("Add", ["x", "x"], ["s"], name="s")]
+    nodes.append(helper.make_node("Softsign", ["s"], ["a"], name="a"))
+    nodes.append(helper.make_node("Neg", ["a"], ["wide_first"], name="wide_first"))
+    nodes.append(helper.make_node("ReduceSum", ["wide_first"], ["first"], name="first", keepdims=1))
+    nodes.append(helper.make_node("Mul", ["s", "first"], ["c"], name="c"))
+    nodes.append(helper.make_node("Neg", ["c"], ["wide_second"], name="wide_second"))
+    nodes.append(helper.make_node("ReduceSum", ["wide_second"], ["second"], name="second", keepdims=1))
+    nodes.append(helper.make_node("Mul", ["s", "second"], ["out"], name="out"))
+    mib = 1 << 20
+    sizes = {name: mib for node in nodes for name in node.output}
+    sizes.update(wide_first=10 * mib, wide_second=10 * mib + mib // 2, first=4, second=4)
+    ordered = schedule.recomputing_order(nodes, sizes)
+    copies = [node for node in ordered if node.name.endswith(schedule.RECOMPUTED)]
+    assert [node.op_type for node in copies] == ["Add", "Add"]
+    assert len({node.name for node in ordered}) == len(ordered)
+    outputs = [name for node in ordered for name in node.output]
+    assert len(set(outputs)) == len(outputs)
+    names = [node.name for node in ordered]
+    assert names.index("first") < names.index(copies[0].name) < names.index("c")
+    assert names.index("second") < names.index(copies[1].name) < names.index("out")
+    x = np.linspace(-2, 2, 7, dtype=np.float32)
+    np.testing.assert_array_equal(run_graph(ordered, x), run_graph(nodes, x))
+
+
 def test_nominal_dimension_scales_the_probe_s_batch_and_length() -> None:
     nominal = schedule.nominal_dimension
     scaled = {5: 8, 19: 512, 5 * 19: 4096, 5 * 12: 96, 19 * 19: 512 * 512}  # batch x heads, [T, T] flattened

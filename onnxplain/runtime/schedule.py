@@ -361,6 +361,8 @@ def _recomputed_across_peak(
 
     copies: dict[int, list[NodeProto]] = {}  # of a node: its copies, placed after it
     renamed: dict[int, dict[str, str]] = {}
+    # a node copied in an earlier round, or twice in this one, needs new names for each copy
+    taken = {node.name for node in nodes} | set(producer) | set(value_readers)
     for index, node in enumerate(nodes):
         if node.op_type not in RECOMPUTABLE or len(node.output) != 1 or use.made[index] <= NEGLIGIBLE_BYTES:
             continue
@@ -383,15 +385,15 @@ def _recomputed_across_peak(
         if moved and not again:
             continue
         for source in again:
-            if source not in copies:  # else copied already for its own later readers, under the same name
-                copies[source] = [_copy(nodes[source], {})]
-        sources = {nodes[source].output[0]: nodes[source].output[0] + RECOMPUTED for source in again}
+            if source not in copies:  # else copied already for its own later readers: that copy is read
+                copies[source] = [_copy(nodes[source], {}, taken)]
+        sources = {nodes[source].output[0]: copies[source][0].output[0] for source in again}
         if moved:  # it reads the copies, and runs where they are made
             renamed.setdefault(index, {}).update(sources)
             for source in again:  # the originals are freed after their other reads
                 last[source] = max((step[c] for c in use.consumers[source] if c != index), default=step[source])
             continue
-        copy = _copy(node, sources)
+        copy = _copy(node, sources, taken)
         copies.setdefault(index, []).append(copy)
         pending = [(node.output[0], copy.output[0])]
         while pending:  # the later readers read the copy; a view read before and after is copied too
@@ -401,7 +403,7 @@ def _recomputed_across_peak(
                 if all(position >= first_late for position in positions):
                     renamed.setdefault(reader, {})[name] = copied
                 elif any(position >= first_late for position in positions):
-                    view = _copy(nodes[reader], {name: copied})
+                    view = _copy(nodes[reader], {name: copied}, taken)
                     copies.setdefault(reader, []).append(view)
                     pending.append((nodes[reader].output[0], view.output[0]))
         last[index] = idle[0][0]  # the original is now freed after its earlier reads
@@ -421,12 +423,22 @@ def _recomputed_across_peak(
     return result, copied_sizes
 
 
-def _copy(node: NodeProto, renames: Mapping[str, str]) -> NodeProto:
-    """A copy of ``node`` (one output) to run again, reading ``renames``' new names for some inputs."""
+def _copy(node: NodeProto, renames: Mapping[str, str], taken: set[str]) -> NodeProto:
+    """A copy of ``node`` (one output) to run again, reading ``renames``' new names for some inputs; its name
+    and output's name end in ``RECOMPUTED`` and are not in ``taken`` (node and value names), which gets them."""
     copy = _reading(node, renames)
-    copy.name = node.name + RECOMPUTED
-    copy.output[0] = node.output[0] + RECOMPUTED
+    copy.name, copy.output[0] = (_fresh(name, taken) for name in (node.name, node.output[0]))
     return copy
+
+
+def _fresh(name: str, taken: set[str]) -> str:
+    """``name`` + ``RECOMPUTED``, numbered where that is taken; added to ``taken``."""
+    fresh, number = name + RECOMPUTED, 1
+    while fresh in taken:
+        number += 1
+        fresh = f"{name}/{number}{RECOMPUTED}"
+    taken.add(fresh)
+    return fresh
 
 
 def _reading(node: NodeProto, renames: Mapping[str, str]) -> NodeProto:
