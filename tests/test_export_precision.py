@@ -106,6 +106,50 @@ def test_integer_products_are_exact_at_the_quantisers_extremes() -> None:
     assert np.array_equal(product, activations.astype(np.int64) @ weights.astype(np.int64))
 
 
+def test_each_output_channel_of_a_weight_has_its_own_scale_in_every_product_reading_it() -> None:
+    """A weight whose output channels differ a thousand-fold in size, read by a forward product ``x W`` and by
+    backward ones through its transpose and absolute value (``S Wᵀ``, ``S |W|ᵀ``, which sum over those channels):
+    every channel's result stays within a few percent of fp32, the small channels too (one scale per matrix
+    would leave them a handful of integer steps)."""
+    rng = np.random.default_rng(1)
+    channels = np.logspace(-3, 0, 32).astype(np.float32)
+    weight = (rng.standard_normal((48, 32)) * channels).astype(np.float32)
+    nodes = [
+        onnx.helper.make_node("MatMul", ["x", "w"], ["forward"], name="forward"),
+        onnx.helper.make_node("Transpose", ["w"], ["w_t"], name="w_t", perm=[1, 0]),
+        onnx.helper.make_node("MatMul", ["s", "w_t"], ["backward"], name="backward"),
+        onnx.helper.make_node("Abs", ["w_t"], ["w_t_abs"], name="w_t_abs"),
+        onnx.helper.make_node("MatMul", ["s", "w_t_abs"], ["backward_abs"], name="backward_abs"),
+    ]
+    graph = onnx.helper.make_graph(
+        nodes,
+        "channels",
+        [
+            onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [6, 48]),
+            onnx.helper.make_tensor_value_info("s", onnx.TensorProto.FLOAT, [6, 32]),
+        ],
+        [
+            onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None)
+            for n in ("forward", "backward", "backward_abs")
+        ],
+        [onnx.numpy_helper.from_array(weight, "w")],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    quantised = quantise_int8(model)
+    assert sorted(quantised.integer_products) == ["backward", "backward_abs", "forward"]
+    x = rng.standard_normal((6, 48)).astype(np.float32)
+    s = (rng.standard_normal((6, 32)) / channels).astype(np.float32)  # the backward's relevance, any size
+    exact, reduced = (
+        ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x, "s": s})
+        for m in (model, quantised.model)
+    )
+    forward_error = np.abs(reduced[0] - exact[0]).max(axis=0) / np.abs(exact[0]).max(axis=0)
+    assert forward_error.max() < 0.05  # per output channel, the smallest ones included
+    for got, want in zip(reduced[1:], exact[1:], strict=True):  # these sum over the channels: per row
+        assert (np.abs(got - want).max(axis=1) / np.abs(want).max(axis=1)).max() < 0.05
+
+
 def test_fidelity_measures() -> None:
     assert list(average_ranks(np.array([3.0, 1.0, 3.0, 2.0]))) == [2.5, 0.0, 2.5, 1.0]
     assert spearman(np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0, 30.0])) == pytest.approx(1.0)

@@ -3,8 +3,11 @@ passes.
 
 Every matrix product whose second operand is a weight matrix (directly, or its transpose or absolute value,
 as the backward passes and Chefer's linear rule read it) becomes ``MatMulInteger``: the weight is stored once
-as int8 with one symmetric per-tensor scale (the transpose and absolute value of the int8 matrix are exact and
-ONNX Runtime folds them when it loads the graph), and the other operand is quantised to uint8 when the graph runs,
+as int8 with one symmetric scale per output channel of its first product (the forward's; the transpose and
+absolute value of the int8 matrix are exact and ONNX Runtime folds them when it loads the graph). A product whose
+output axis is that channel axis multiplies its result's columns by the scales; one that sums over it (the
+backward's ``S W``) multiplies its activation's columns by them before quantising, which is the same product.
+The other operand is quantised to uint8 when the graph runs,
 **row by row** (per token: the row's range, with 0, in 127 steps; the zero point is taken out afterwards with
 the weight's column sums, since ONNX Runtime's integer product takes one zero point only), so that an example's
 result never depends on the rest of its batch, which per-tensor dynamic quantisation (ONNX Runtime's
@@ -31,8 +34,9 @@ LEVELS = 127.0  # int8 weights: symmetric, -127..127
 # without VNNI, ONNX Runtime's uint8 x int8 product adds pairs of products in int16 with saturation: 255 x 127 x 2
 # overflows it, 128 x 127 x 2 does not. With 255 steps MatMulInteger was off by 17% of its largest exact value on
 # an AVX2 machine (tests/test_export_precision.py checks the extremes); with 127 it is exact on every CPU, so one
-# artifact gives the same result everywhere. 7-bit weights (ONNX Runtime's reduce_range) would do the same, but
-# one scale per weight matrix cannot spare the bit: on MiniLM they changed 15% of 60 held-out predictions.
+# artifact gives the same result everywhere. 7-bit weights (ONNX Runtime's reduce_range) would do the same at the
+# cost of a bit of every weight: with one scale per weight matrix (before the per-channel scales) they changed 15%
+# of 60 held-out MiniLM predictions.
 ACTIVATION_LEVELS = 127.0
 
 
@@ -88,6 +92,7 @@ def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> Qu
     }
     result = QuantisedGraph(source)
     products: dict[str, tuple[str, list[onnx.NodeProto]]] = {}
+    channel_axis: dict[str, int] = {}  # per quantised weight: the stored axis its scales run along
     for node in graph.node:
         if node.op_type not in ("MatMul", "Gemm") or (node.op_type == "Gemm" and not is_plain_gemm(node)):
             continue
@@ -98,8 +103,10 @@ def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> Qu
             result.fp32_products.append(node.name)
             continue
         products[node.name] = found
+        # the first product reading a weight (the forward's, in graph order) has its output channels scaled
+        channel_axis.setdefault(found[0], 0 if _transposed(node, found[1]) else 1)
 
-    quantised_weights = {name for name, _ in products.values()}
+    quantised_weights = set(channel_axis)
     added: list[TensorProto] = [
         numpy_helper.from_array(np.array([-1], dtype=np.int64), "int8/last_axis"),
         numpy_helper.from_array(np.array([0], dtype=np.int64), "int8/first_axis"),
@@ -111,13 +118,16 @@ def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> Qu
     scales: dict[str, str] = {}
     dequantised: dict[str, list[onnx.NodeProto]] = {}
     for name, values in weights.items():
-        per_row = name not in quantised_weights  # embedding tables and other look-ups: one scale per row
-        largest = np.abs(values).max(axis=1, keepdims=True) if per_row else np.abs(values).max()
+        # embedding tables and other look-ups: one scale per row; product weights: per output channel
+        axis = channel_axis.get(name, 0)
+        largest = np.abs(values).max(axis=1 - axis, keepdims=True)
         scale = (np.maximum(largest, np.finfo(np.float32).tiny) / LEVELS).astype(np.float32)
         integers = np.clip(np.round(values / scale), -LEVELS, LEVELS).astype(np.int8)
         added.append(numpy_helper.from_array(integers, f"{name}/int8"))
-        added.append(numpy_helper.from_array(np.asarray(scale, dtype=np.float32), f"{name}/scale"))
-        scales[name] = f"{name}/scale"
+        added.append(numpy_helper.from_array(scale, f"{name}/scale"))
+        if name in quantised_weights:
+            added.append(numpy_helper.from_array(scale.reshape(-1), f"{name}/channel_scale"))
+        scales[name] = f"{name}/channel_scale"
         # the weight's name now names its dequantised value, for every use that is not an integer product
         dequantised[name] = [
             helper.make_node("Cast", [f"{name}/int8"], [f"{name}/int8_as_float"], to=TensorProto.FLOAT),
@@ -139,6 +149,11 @@ def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> Qu
             rewritten.append(helper.make_node("Transpose", [operand], [f"{prefix}/bT"], perm=[1, 0]))
             operand = f"{prefix}/bT"
         activation = node.input[0]
+        # the channel scales along the product's output axis scale its result; along the summed axis, its input
+        scales_output = _transposed(node, chain) == (channel_axis[weight] == 0)
+        if not scales_output:
+            rewritten.append(helper.make_node("Mul", [activation, scales[weight]], [f"{prefix}/a_scaled"]))
+            activation = f"{prefix}/a_scaled"
         rewritten += activation_quantisation(activation, prefix)
         rewritten += [
             helper.make_node("MatMulInteger", [f"{prefix}/a_q", operand], [f"{prefix}/int32"]),
@@ -148,10 +163,13 @@ def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> Qu
             helper.make_node("ReduceSum", [f"{prefix}/b_float", "int8/first_axis"], [f"{prefix}/b_sums"], keepdims=0),
             helper.make_node("Mul", [f"{prefix}/a_zero_point", f"{prefix}/b_sums"], [f"{prefix}/offset"]),
             helper.make_node("Sub", [f"{prefix}/float", f"{prefix}/offset"], [f"{prefix}/centred"]),
-            helper.make_node("Mul", [f"{prefix}/a_scale", scales[weight]], [f"{prefix}/scale"]),
         ]
         product = node.output[0] if node.op_type == "MatMul" or len(node.input) < 3 else f"{prefix}/product"
-        rewritten.append(helper.make_node("Mul", [f"{prefix}/centred", f"{prefix}/scale"], [product]))
+        if scales_output:
+            rewritten.append(helper.make_node("Mul", [f"{prefix}/centred", scales[weight]], [f"{prefix}/columns"]))
+            rewritten.append(helper.make_node("Mul", [f"{prefix}/columns", f"{prefix}/a_scale"], [product]))
+        else:
+            rewritten.append(helper.make_node("Mul", [f"{prefix}/centred", f"{prefix}/a_scale"], [product]))
         if product != node.output[0]:
             rewritten.append(helper.make_node("Add", [product, node.input[2]], [node.output[0]]))
         result.integer_products.append(node.name)
@@ -195,6 +213,14 @@ def activation_quantisation(activation: str, prefix: str) -> list[onnx.NodeProto
         node("Unsqueeze", [f"{prefix}/row_scale", "int8/last_axis"], "a_scale"),
         node("Unsqueeze", [f"{prefix}/row_zero_point", "int8/last_axis"], "a_zero_point"),
     ]
+
+
+def _transposed(node: onnx.NodeProto, chain: list[onnx.NodeProto]) -> bool:
+    """Whether the product ``node`` reads its weight transposed (the weight's first axis is its output axis)."""
+    flips = sum(step.op_type == "Transpose" for step in chain)
+    if node.op_type == "Gemm" and _attributes(node).get("transB", 0):
+        flips += 1
+    return flips % 2 == 1
 
 
 def _attributes(node: onnx.NodeProto) -> dict:
