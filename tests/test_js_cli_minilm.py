@@ -1,6 +1,7 @@
 """`onnxplain-js explain` and `onnxplain explain --format json` agree on the real MiniLM demo artifact, for
 texts with emoji, accents and CJK, with the artifact's head mask and with an override: token ids (through
-the tokens), spans and words exactly, numbers within 1e-5 of the method's scale.
+the tokens), spans and words exactly, numbers within 1e-5 of the method's scale. The same for its int8 copy,
+whose integer products and row-wise quantisation run in both bindings, and which follows the fp32 artifact.
 
 Needs the JavaScript client built (`make js-build`, which `make test` runs first).
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from onnxplain.export.fidelity import spearman
 from onnxplain.runtime import Explainer
 from onnxplain.runtime.render import render_json
 
@@ -68,6 +70,43 @@ def test_cli_agrees_with_python_on_minilm(minilm_demo_artifact: Path, method: st
         check=True,
     ).stdout
     assert_same(node_cli(str(minilm_demo_artifact), "--method", method, *TEXTS), python)
+
+
+@pytest.fixture(scope="module")
+def minilm_int8_artifact(minilm_demo_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo artifact's graph in int8 (``onnxplain quantize``'s graph, without its fidelity measures)."""
+    from dataclasses import replace
+
+    import onnx
+
+    from onnxplain.export.precision import name_nodes, reduce_graph, write_artifact
+    from onnxplain.runtime.artifact import MODEL_FILE, read_manifest
+
+    manifest = read_manifest(minilm_demo_artifact)
+    model = onnx.load(str(minilm_demo_artifact / MODEL_FILE))
+    name_nodes(model)
+    out = tmp_path_factory.mktemp("minilm-int8") / "artifact"
+    int8 = replace(manifest, extra={**manifest.extra, "precision": "int8"})
+    write_artifact(out, minilm_demo_artifact, reduce_graph(model, "int8", set()), int8)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["mask-lrp", "cp-lrp"])
+def test_int8_minilm_agrees_across_bindings_and_follows_fp32(
+    minilm_demo_artifact: Path, minilm_int8_artifact: Path, method: str
+) -> None:
+    command = [sys.executable, "-m", "onnxplain", "explain", str(minilm_int8_artifact), *TEXTS]
+    python = subprocess.run(
+        [*command, "--format", "json", "--method", method], capture_output=True, text=True, timeout=600, check=True
+    ).stdout
+    assert_same(node_cli(str(minilm_int8_artifact), "--method", method, *TEXTS), python)
+    reduced = Explainer.load(minilm_int8_artifact).explain(TEXTS, method=method)
+    full = Explainer.load(minilm_demo_artifact).explain(TEXTS, method=method)
+    for a, b in zip(reduced, full, strict=True):
+        assert a.label == b.label
+        correlation = spearman(np.array([t.relevance for t in a.tokens]), np.array([t.relevance for t in b.tokens]))
+        assert correlation > 0.9, (a.text, correlation)
 
 
 @pytest.mark.slow
