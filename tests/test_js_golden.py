@@ -274,3 +274,41 @@ def test_write_js_causal_lm_goldens(tmp_path_factory: pytest.TempPathFactory) ->
     (GOLDEN_DIR / "lm.json").write_text(json.dumps({"texts": texts, "runs": runs}, ensure_ascii=False), "utf-8")
     assert explainer.manifest.task == "causal-lm" and len(explainer.labels) > 30000
     assert runs[1]["results"][0]["target"] == "movie"
+
+
+def test_write_js_int8_goldens(tiny_artifact: Path) -> None:
+    """The tiny artifact in int8 (``onnxplain quantize``'s graph: integer products, rows quantised one by one):
+    every method's logits, relevance and explanations, with the artifact's head mask and an override, for the
+    JavaScript client to reproduce in Node and in the browser's WASM build."""
+    from dataclasses import replace
+
+    from onnxplain.export.precision import name_nodes, reduce_graph, write_artifact
+    from onnxplain.runtime.artifact import MODEL_FILE, read_manifest
+
+    manifest = read_manifest(tiny_artifact)
+    model = onnx.load(str(tiny_artifact / MODEL_FILE))
+    name_nodes(model)
+    target = GOLDEN_DIR / "int8-artifact"
+    shutil.rmtree(target, ignore_errors=True)
+    int8 = replace(manifest, extra={**manifest.extra, "precision": "int8"})
+    write_artifact(target, tiny_artifact, reduce_graph(model, "int8", set()), int8)
+    explainer = Explainer.load(target, batch_size=BATCH_SIZE)
+    assert explainer.manifest.precision == "int8"
+    texts = tuple(PARITY_TEXTS[:12])
+    mask = override_mask(manifest.num_layers, manifest.num_heads)
+    golden = {
+        "artifact": "int8-artifact",
+        "batch_size": BATCH_SIZE,
+        "texts": list(texts),
+        "head_mask_override": mask.tolist(),
+        "runs": method_runs(explainer, texts, mask),
+        "float32_sensitivity": float32_sensitivity(target, explainer, texts),
+    }
+    (GOLDEN_DIR / "int8.json").write_text(json.dumps(golden, ensure_ascii=False), encoding="utf-8")
+    operators = {node.op_type for node in onnx.load(str(target / MODEL_FILE), load_external_data=False).graph.node}
+    assert {"MatMulInteger", "QuantizeLinear"} <= operators
+    fp32 = Explainer.load(tiny_artifact, batch_size=BATCH_SIZE)
+    for run in golden["runs"]:  # int8, not the fp32 graph again: the JS test of it would prove nothing new
+        if run["head_mask"] == "default":
+            outputs = fp32.run(*pad(fp32.tokenize(list(texts)), manifest.pad_token_id), (run["method"],))
+            assert not np.allclose(run["logits"], outputs[LOGITS], rtol=1e-6, atol=0)

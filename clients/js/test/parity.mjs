@@ -135,6 +135,14 @@ export async function parity(lib, load, golden, options = {}) {
   return failures;
 }
 
+/** The int8 copy of the golden artifact (int8.json): integer products and row-wise quantisation, every run. */
+export async function int8Parity(lib, load, golden, options = {}) {
+  const explainer = await load(golden.artifact);
+  const failures = await runDifferences(lib, explainer, golden, options);
+  await explainer.release();
+  return failures.map((f) => `int8 artifact: ${f}`);
+}
+
 /** Differences between a JS and a Python `AnswerExplanation` JSON: exact except relevance. */
 export function answerDifferences(js, py, scale, where) {
   const out = [];

@@ -44,6 +44,18 @@ test("explanations equal the Python runtime's (headless Chromium, WASM)", { time
   assert.deepEqual(failures.slice(0, 20), [], `${failures.length} differences`);
 });
 
+test("the int8 artifact's explanations equal the Python runtime's (headless Chromium, WASM)", { timeout: 600_000 }, async () => {
+  readGolden("int8.json");
+  const failures = await browser.page.evaluate(async () => {
+    const { int8Parity, withinFloat32Sensitivity } = await import("/test/parity.mjs");
+    const golden = await (await fetch("/golden/int8.json")).json();
+    const lib = globalThis.onnxplain;
+    const load = (name) => lib.loadExplainerFromUrl(`/golden/${name}/`, { batchSize: golden.batch_size, wasmPaths: lib.wasmPaths });
+    return int8Parity(lib, load, golden, { ignoreDevice: true, tolerance: withinFloat32Sensitivity(golden) });
+  });
+  assert.deepEqual(failures.slice(0, 20), [], `${failures.length} differences`);
+});
+
 test("the page colours words as onnxplain explain --format html does", async () => {
   const { page } = browser;
   for (const sample of readGolden().html_sample) {

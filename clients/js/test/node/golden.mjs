@@ -5,8 +5,8 @@ import { fileURLToPath } from "node:url";
 
 export const GOLDEN_DIR = process.env.ONNXPLAIN_JS_GOLDEN ?? join(dirname(fileURLToPath(import.meta.url)), "..", "golden");
 
-export function readGolden() {
-  const path = join(GOLDEN_DIR, "golden.json");
+export function readGolden(name = "golden.json") {
+  const path = join(GOLDEN_DIR, name);
   if (!existsSync(path)) {
     throw new Error(`${path} is missing; write the goldens first: python -m pytest tests/test_js_golden.py (from the repository root)`);
   }

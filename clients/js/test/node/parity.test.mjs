@@ -4,11 +4,17 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
 import * as lib from "../../dist/node.js";
-import { parity } from "../parity.mjs";
+import { int8Parity, parity } from "../parity.mjs";
 import { GOLDEN_DIR, readGolden } from "./golden.mjs";
 
 test("explanations equal the Python runtime's (Node)", async () => {
   const golden = readGolden();
   const failures = await parity(lib, (name) => lib.loadExplainer(join(GOLDEN_DIR, name), { batchSize: golden.batch_size }), golden);
+  assert.deepEqual(failures.slice(0, 20), [], `${failures.length} differences`);
+});
+
+test("the int8 artifact's explanations equal the Python runtime's (Node)", async () => {
+  const golden = readGolden("int8.json");
+  const failures = await int8Parity(lib, (name) => lib.loadExplainer(join(GOLDEN_DIR, name), { batchSize: golden.batch_size }), golden);
   assert.deepEqual(failures.slice(0, 20), [], `${failures.length} differences`);
 });
