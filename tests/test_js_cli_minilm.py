@@ -75,19 +75,15 @@ def test_cli_agrees_with_python_on_minilm(minilm_demo_artifact: Path, method: st
 @pytest.fixture(scope="module")
 def minilm_int8_artifact(minilm_demo_artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo artifact's graph in int8 (``onnxplain quantize``'s graph, without its fidelity measures)."""
-    from dataclasses import replace
-
     import onnx
 
-    from onnxplain.export.precision import name_nodes, reduce_graph, write_artifact
+    from onnxplain.export.precision import name_nodes, write_reduced
     from onnxplain.runtime.artifact import MODEL_FILE, read_manifest
 
-    manifest = read_manifest(minilm_demo_artifact)
     model = onnx.load(str(minilm_demo_artifact / MODEL_FILE))
     name_nodes(model)
     out = tmp_path_factory.mktemp("minilm-int8") / "artifact"
-    int8 = replace(manifest, extra={**manifest.extra, "precision": "int8"})
-    write_artifact(out, minilm_demo_artifact, reduce_graph(model, "int8", set()), int8)
+    write_reduced(out, minilm_demo_artifact, model, read_manifest(minilm_demo_artifact), "int8")
     return out
 
 

@@ -280,9 +280,7 @@ def test_write_js_int8_goldens(tiny_artifact: Path) -> None:
     """The tiny artifact in int8 (``onnxplain quantize``'s graph: integer products, rows quantised one by one):
     every method's logits, relevance and explanations, with the artifact's head mask and an override, for the
     JavaScript client to reproduce in Node and in the browser's WASM build."""
-    from dataclasses import replace
-
-    from onnxplain.export.precision import name_nodes, reduce_graph, write_artifact
+    from onnxplain.export.precision import name_nodes, write_reduced
     from onnxplain.runtime.artifact import MODEL_FILE, read_manifest
 
     manifest = read_manifest(tiny_artifact)
@@ -290,8 +288,7 @@ def test_write_js_int8_goldens(tiny_artifact: Path) -> None:
     name_nodes(model)
     target = GOLDEN_DIR / "int8-artifact"
     shutil.rmtree(target, ignore_errors=True)
-    int8 = replace(manifest, extra={**manifest.extra, "precision": "int8"})
-    write_artifact(target, tiny_artifact, reduce_graph(model, "int8", set()), int8)
+    write_reduced(target, tiny_artifact, model, manifest, "int8")
     explainer = Explainer.load(target, batch_size=BATCH_SIZE)
     assert explainer.manifest.precision == "int8"
     texts = tuple(PARITY_TEXTS[:12])

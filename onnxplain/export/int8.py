@@ -106,7 +106,6 @@ def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> Qu
         # the first product reading a weight (the forward's, in graph order) has its output channels scaled
         channel_axis.setdefault(found[0], 0 if _transposed(node, found[1]) else 1)
 
-    quantised_weights = set(channel_axis)
     added: list[TensorProto] = [
         numpy_helper.from_array(np.array([-1], dtype=np.int64), "int8/last_axis"),
         numpy_helper.from_array(np.array([0], dtype=np.int64), "int8/first_axis"),
@@ -125,9 +124,9 @@ def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> Qu
         integers = np.clip(np.round(values / scale), -LEVELS, LEVELS).astype(np.int8)
         added.append(numpy_helper.from_array(integers, f"{name}/int8"))
         added.append(numpy_helper.from_array(scale, f"{name}/scale"))
-        if name in quantised_weights:
+        if name in channel_axis:  # the scales as a vector, for the products' rows and columns
             added.append(numpy_helper.from_array(scale.reshape(-1), f"{name}/channel_scale"))
-        scales[name] = f"{name}/channel_scale"
+            scales[name] = f"{name}/channel_scale"
         # the weight's name now names its dequantised value, for every use that is not an integer product
         dequantised[name] = [
             helper.make_node("Cast", [f"{name}/int8"], [f"{name}/int8_as_float"], to=TensorProto.FLOAT),

@@ -77,6 +77,22 @@ def write_artifact(directory: Path, source: Path, model: onnx.ModelProto, manife
     artifact.write_manifest(directory, replace(manifest, files=files))
 
 
+def write_reduced(
+    directory: Path,
+    source: Path,
+    model: onnx.ModelProto,
+    manifest: artifact.Manifest,
+    precision: str,
+    keep_fp32: Collection[str] = (),
+) -> onnx.ModelProto:
+    """``model`` (its nodes named, see ``name_nodes``) reduced to ``precision`` with ``keep_fp32`` left in fp32,
+    written to ``directory`` as an artifact with ``source``'s tokenizer and ``manifest`` marked at that
+    precision (no fidelity measured yet); returns the reduced graph."""
+    reduced = reduce_graph(model, precision, keep_fp32)
+    write_artifact(directory, source, reduced, replace(manifest, extra={**manifest.extra, "precision": precision}))
+    return reduced
+
+
 def reduce_artifact(
     fp32_dir: Path,
     out_dir: Path,
@@ -107,9 +123,7 @@ def reduce_artifact(
     with tempfile.TemporaryDirectory(prefix=".reduce-", dir=out_dir.parent) as scratch:
         candidate = Path(scratch) / "artifact"
         for attempt in range(2):
-            reduced = reduce_graph(model, precision, keep)
-            draft = replace(manifest, extra={**manifest.extra, "precision": precision})
-            write_artifact(candidate, fp32_dir, reduced, draft)
+            reduced = write_reduced(candidate, fp32_dir, model, manifest, precision, keep)
             progress(f"{precision}: measuring fidelity on {len(texts)} held-out texts (pass {attempt + 1})")
             explainer = Explainer.load(candidate, cached_sessions=len(methods) + 1)
             fidelity = measure_fidelity(reference, explainer, texts, methods, reference_cache=cache)

@@ -31,28 +31,27 @@ after(async () => {
   await new Promise((done) => (server ? server.close(done) : done()));
 });
 
-test("explanations equal the Python runtime's (headless Chromium, WASM)", { timeout: 600_000 }, async () => {
-  const failures = await browser.page.evaluate(async () => {
-    const { parity, withinFloat32Sensitivity } = await import("/test/parity.mjs");
-    const golden = await (await fetch("/golden/golden.json")).json();
+/** Failures of `check` (an export of parity.mjs) on the golden file `file`, run inside the page. WASM kernels
+ * round differently from native ones: a method agrees within 1e-5 of its scale, or within 4x its own float32
+ * sensitivity where that is larger (LRP chains on the random tiny model). */
+function failuresInPage(file, check) {
+  readGolden(file); // fail early, with the fix, when it is missing
+  return browser.page.evaluate(async ([file, check]) => {
+    const parity = await import("/test/parity.mjs");
+    const golden = await (await fetch(`/golden/${file}`)).json();
     const lib = globalThis.onnxplain;
     const load = (name) => lib.loadExplainerFromUrl(`/golden/${name}/`, { batchSize: golden.batch_size, wasmPaths: lib.wasmPaths });
-    // WASM kernels round differently from native ones: a method agrees within 1e-5 of its scale, or within
-    // 4x its own float32 sensitivity where that is larger (LRP chains on the random tiny model)
-    return parity(lib, load, golden, { ignoreDevice: true, tolerance: withinFloat32Sensitivity(golden) });
-  });
+    return parity[check](lib, load, golden, { ignoreDevice: true, tolerance: parity.withinFloat32Sensitivity(golden) });
+  }, [file, check]);
+}
+
+test("explanations equal the Python runtime's (headless Chromium, WASM)", { timeout: 600_000 }, async () => {
+  const failures = await failuresInPage("golden.json", "parity");
   assert.deepEqual(failures.slice(0, 20), [], `${failures.length} differences`);
 });
 
 test("the int8 artifact's explanations equal the Python runtime's (headless Chromium, WASM)", { timeout: 600_000 }, async () => {
-  readGolden("int8.json");
-  const failures = await browser.page.evaluate(async () => {
-    const { int8Parity, withinFloat32Sensitivity } = await import("/test/parity.mjs");
-    const golden = await (await fetch("/golden/int8.json")).json();
-    const lib = globalThis.onnxplain;
-    const load = (name) => lib.loadExplainerFromUrl(`/golden/${name}/`, { batchSize: golden.batch_size, wasmPaths: lib.wasmPaths });
-    return int8Parity(lib, load, golden, { ignoreDevice: true, tolerance: withinFloat32Sensitivity(golden) });
-  });
+  const failures = await failuresInPage("int8.json", "int8Parity");
   assert.deepEqual(failures.slice(0, 20), [], `${failures.length} differences`);
 });
 
