@@ -157,11 +157,13 @@ def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> Qu
         rewritten += [
             helper.make_node("MatMulInteger", [f"{prefix}/a_q", operand], [f"{prefix}/int32"]),
             helper.make_node("Cast", [f"{prefix}/int32"], [f"{prefix}/float"], to=TensorProto.FLOAT),
-            # the activations' zero point, taken out afterwards: sum_k (a_k - z) b_kj = (a b)_j - z sum_k b_kj
+            # the activations' zero point, taken out afterwards: sum_k (a_k - z) b_kj = (a b)_j - z sum_k b_kj, as
+            # a rank-1 product added to the result (Gemm's C), one pass over it; all integers, so exact in float
             helper.make_node("Cast", [operand], [f"{prefix}/b_float"], to=TensorProto.FLOAT),
-            helper.make_node("ReduceSum", [f"{prefix}/b_float", "int8/first_axis"], [f"{prefix}/b_sums"], keepdims=0),
-            helper.make_node("Mul", [f"{prefix}/a_zero_point", f"{prefix}/b_sums"], [f"{prefix}/offset"]),
-            helper.make_node("Sub", [f"{prefix}/float", f"{prefix}/offset"], [f"{prefix}/centred"]),
+            helper.make_node("ReduceSum", [f"{prefix}/b_float", "int8/first_axis"], [f"{prefix}/b_sums"], keepdims=1),
+            helper.make_node(
+                "Gemm", [f"{prefix}/minus_zero_point", f"{prefix}/b_sums", f"{prefix}/float"], [f"{prefix}/centred"]
+            ),
         ]
         product = node.output[0] if node.op_type == "MatMul" or len(node.input) < 3 else f"{prefix}/product"
         if scales_output:
@@ -191,7 +193,7 @@ def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> Qu
 def activation_quantisation(activation: str, prefix: str) -> list[onnx.NodeProto]:
     """Nodes that quantise the 2-D ``activation`` to uint8 row by row: each row's range, widened to include 0,
     in ``ACTIVATION_LEVELS`` steps (``QuantizeLinear`` along axis 0). Outputs ``{prefix}/a_q``, and ``/a_scale`` and
-    ``/a_zero_point`` as float [rows, 1]."""
+    ``/minus_zero_point`` as float [rows, 1]."""
 
     def node(op: str, inputs: list[str], output: str, **attributes: Any) -> onnx.NodeProto:
         return helper.make_node(op, inputs, [f"{prefix}/{output}"], **attributes)
@@ -210,7 +212,7 @@ def activation_quantisation(activation: str, prefix: str) -> list[onnx.NodeProto
         node("Cast", [f"{prefix}/row_zero_point"], "row_zero_point_uint8", to=TensorProto.UINT8),
         node("QuantizeLinear", [activation, f"{prefix}/row_scale", f"{prefix}/row_zero_point_uint8"], "a_q", axis=0),
         node("Unsqueeze", [f"{prefix}/row_scale", "int8/last_axis"], "a_scale"),
-        node("Unsqueeze", [f"{prefix}/row_zero_point", "int8/last_axis"], "a_zero_point"),
+        node("Unsqueeze", [f"{prefix}/low_rounded", "int8/last_axis"], "minus_zero_point"),
     ]
 
 
