@@ -119,7 +119,7 @@ def replay(steps: list[Step], graph: onnx.GraphProto) -> tuple[list[int], list[d
     readers: dict[str, int] = {}  # a buffer -> the last step that reads it or any of its views
     totals, snapshots = [], []
     for index, (step, node) in enumerate(zip(steps, order, strict=True)):
-        if node.op_type in ALIASING and node.input[0] in owner:
+        if node.op_type in ALIASING and node.input and node.input[0] in owner:
             buffer = owner[node.input[0]]
             owner[node.output[0]] = buffer
             readers[buffer] = max(readers[buffer], last_use.get(node.output[0], index))
