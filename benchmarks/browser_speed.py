@@ -1,0 +1,124 @@
+"""Per-explanation time in a browser (headless Chromium, onnxruntime-web's WASM backend, one thread) against the
+Python runtime (native ONNX Runtime, one intra-op thread), for one or more artifacts (an fp32 artifact and its
+int8 copy, say) on the same held-out texts; browser and Python rounds interleaved, medians of the rounds, and
+every time also as a multiple of the first artifact's. WASM has no VNNI dot-product instructions, so the int8
+figures are also what the integer products give on a CPU kernel without them.
+
+    python benchmarks/browser_speed.py ARTIFACT [ARTIFACT ...] --data heldout.csv [--texts 16] [--rounds 5]
+        [--methods mask-lrp,cp-lrp] [--batches 1,8]
+
+Needs `make js-build` (clients/js/dist-web) and Debian's chromium (`apt-get install -y chromium`). The page and
+the artifacts are served on 127.0.0.1 only; the browser runs with its network features off (scripts/chromium.mjs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from onnxplain.runtime import Explainer
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+JS = Path(__file__).resolve().parents[1] / "clients" / "js"
+WORKER = JS / "bench" / "browser-worker.mjs"
+
+
+class BrowserWorker:
+    """Chromium with every artifact loaded in one page, for the whole run."""
+
+    def __init__(self, run: dict) -> None:
+        if not (JS / "dist-web" / "page.js").is_file():
+            raise SystemExit("clients/js/dist-web is missing; run make js-build")
+        self.process = subprocess.Popen(["node", str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.ask(run)  # {"ready": true} once every artifact is loaded and warmed up
+
+    def ask(self, request: dict) -> dict:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the browser worker ended early (is chromium installed and clients/js built?)")
+        return json.loads(line)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"quit": True}) + "\n")
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # our own child, by its handle
+
+
+def python_round(explainers: list[Explainer], texts: list[str], methods: list[str], batches: list[int]) -> dict:
+    """Seconds per explanation: {artifact index: {method: {batch: s}}}, as the browser worker answers."""
+    seconds: dict[str, dict[str, dict[str, float]]] = {}
+    for index, explainer in enumerate(explainers):
+        seconds[str(index)] = {method: {} for method in methods}
+        for method in methods:
+            for batch in batches:
+                started = time.perf_counter()
+                for first in range(0, len(texts), batch):
+                    explainer.explain(texts[first : first + batch], method=method)
+                seconds[str(index)][method][str(batch)] = (time.perf_counter() - started) / len(texts)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("artifacts", type=Path, nargs="+")
+    parser.add_argument("--data", type=Path, required=True, help="CSV with a text column (a build's heldout.csv)")
+    parser.add_argument("--texts", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--methods", default="mask-lrp,cp-lrp")
+    parser.add_argument("--batches", default="1,8")
+    args = parser.parse_args()
+    methods, batches = args.methods.split(","), [int(b) for b in args.batches.split(",")]
+    with args.data.open(encoding="utf-8") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)][: args.texts]
+
+    explainers = [
+        Explainer.load(path, batch_size=max(batches), intra_op_threads=1, cached_sessions=8) for path in args.artifacts
+    ]
+    python_round(explainers, texts[: max(batches)], methods, batches)  # warm up: sessions built, first calls done
+    browser = BrowserWorker(
+        {
+            "artifacts": [str(p.resolve()) for p in args.artifacts],
+            "texts": texts,
+            "methods": methods,
+            "batches": batches,
+        }
+    )
+    rounds: dict[str, list[dict]] = {"browser": [], "python": []}
+    try:
+        for _ in range(args.rounds):
+            rounds["browser"].append(browser.ask({"round": True})["seconds"])
+            rounds["python"].append(python_round(explainers, texts, methods, batches))
+    finally:
+        browser.close()
+
+    print(f"{len(texts)} texts, {args.rounds} interleaved rounds, one thread each; ms per explanation (median)")
+    print("| artifact | method | batch | Python | browser | browser / Python | speed-up over 0: Python | browser |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for index, path in enumerate(args.artifacts):
+        for method in methods:
+            for batch in batches:
+                key = (str(index), method, str(batch))
+                median = {side: statistics.median(r[key[0]][method][key[2]] for r in rounds[side]) for side in rounds}
+                first = {side: statistics.median(r["0"][method][key[2]] for r in rounds[side]) for side in rounds}
+                print(
+                    f"| {index}: {path.name} | {method} | {batch} | {1000 * median['python']:.1f} | "
+                    f"{1000 * median['browser']:.1f} | {median['browser'] / median['python']:.2f} | "
+                    f"{first['python'] / median['python']:.2f}x | {first['browser'] / median['browser']:.2f}x |"
+                )
+
+
+if __name__ == "__main__":
+    main()
