@@ -1,14 +1,16 @@
-"""Per-explanation time in a browser (headless Chromium, onnxruntime-web's WASM backend, one thread) against the
-Python runtime (native ONNX Runtime, one intra-op thread), for one or more artifacts (an fp32 artifact and its
-int8 copy, say) on the same held-out texts; browser and Python rounds interleaved, medians of the rounds, and
-every time also as a multiple of the first artifact's. WASM has no VNNI dot-product instructions, so the int8
-figures are also what the integer products give on a CPU kernel without them.
+"""Per-explanation time in a browser (headless Chromium, onnxruntime-web's WASM backend) against the Python runtime
+(native ONNX Runtime), the same number of threads on both sides (`--threads`, default 1), for one or more
+artifacts (an fp32 artifact and its int8 copy, say) on the same held-out texts; browser and Python rounds
+interleaved, medians of the rounds, and every time also as a multiple of the first artifact's. The integer
+products run on onnxruntime-web's own WASM kernels, not VNNI's, so the int8 figures are also the int8 graph away
+from VNNI.
 
     python benchmarks/browser_speed.py ARTIFACT [ARTIFACT ...] --data heldout.csv [--texts 16] [--rounds 5]
-        [--methods mask-lrp,cp-lrp] [--batches 1,8]
+        [--methods mask-lrp,cp-lrp] [--batches 1,8] [--threads 1]
 
 Needs `make js-build` (clients/js/dist-web) and Debian's chromium (`apt-get install -y chromium`). The page and
-the artifacts are served on 127.0.0.1 only; the browser runs with its network features off (scripts/chromium.mjs).
+the artifacts are served on 127.0.0.1 only, cross-origin isolated (so that WASM may use threads); the browser runs
+with its network features off (scripts/chromium.mjs).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class BrowserWorker:
         if not (JS / "dist-web" / "page.js").is_file():
             raise SystemExit("clients/js/dist-web is missing; run make js-build")
         self.process = subprocess.Popen(["node", str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.ask(run)  # {"ready": true} once every artifact is loaded and warmed up
+        self.isolated = self.ask(run)["isolated"]  # answered once every artifact is loaded and warmed up
 
     def ask(self, request: dict) -> dict:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -79,13 +81,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--methods", default="mask-lrp,cp-lrp")
     parser.add_argument("--batches", default="1,8")
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads, Python and browser (WASM) alike")
     args = parser.parse_args()
     methods, batches = args.methods.split(","), [int(b) for b in args.batches.split(",")]
     with args.data.open(encoding="utf-8") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)][: args.texts]
 
     explainers = [
-        Explainer.load(path, batch_size=max(batches), intra_op_threads=1, cached_sessions=8) for path in args.artifacts
+        Explainer.load(path, batch_size=max(batches), intra_op_threads=args.threads, cached_sessions=8)
+        for path in args.artifacts
     ]
     python_round(explainers, texts[: max(batches)], methods, batches)  # warm up: sessions built, first calls done
     browser = BrowserWorker(
@@ -94,6 +98,7 @@ def main() -> None:
             "texts": texts,
             "methods": methods,
             "batches": batches,
+            "wasmThreads": args.threads,
         }
     )
     rounds: dict[str, list[dict]] = {"browser": [], "python": []}
@@ -104,7 +109,11 @@ def main() -> None:
     finally:
         browser.close()
 
-    print(f"{len(texts)} texts, {args.rounds} interleaved rounds, one thread each; ms per explanation (median)")
+    isolated = "cross-origin isolated" if browser.isolated else "not cross-origin isolated"
+    print(
+        f"{len(texts)} texts, {args.rounds} interleaved rounds, {args.threads} thread(s) each (the page {isolated}); "
+        "ms per explanation (median)"
+    )
     print("| artifact | method | batch | Python | browser | browser / Python | speed-up over 0: Python | browser |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for index, path in enumerate(args.artifacts):

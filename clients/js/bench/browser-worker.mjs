@@ -1,8 +1,8 @@
 // The browser side of benchmarks/browser_speed.py: headless Chromium (onnxruntime-web, WASM, one thread, as a page
 // that is not cross-origin isolated runs it) with the page of dist-web/ and every artifact of the run served on
 // 127.0.0.1. The first line on standard input is the run: {"artifacts": [dirs], "texts": [...], "methods": [...],
-// "batches": [...]}; the worker loads every artifact in the page, makes one warm-up call per artifact, method and
-// batch size, and answers {"ready": true}. Then each {"round": true} times one round inside the page (every
+// "batches": [...], "wasmThreads": N (optional)}; the worker loads every artifact in the page, makes one warm-up call per artifact, method and
+// batch size, and answers {"ready": true, "isolated": whether the page is cross-origin isolated}. Then each {"round": true} times one round inside the page (every
 // artifact, method and batch size in turn, the texts `batch` at a time) and answers {"seconds": {artifact index:
 // {method: {batch: seconds per explanation}}}}; {"quit": true} closes the browser and the server.
 import { dirname, join } from "node:path";
@@ -25,20 +25,22 @@ try {
   page.on("pageerror", (error) => console.error("page error:", error.message));
   await page.goto(`http://127.0.0.1:${server.address().port}/index.html?artifact=/a0/`);
   await page.waitForFunction(() => globalThis.onnxplain !== undefined, null, { timeout: 120_000 });
-  await page.evaluate(async (run) => {
+  const isolated = await page.evaluate(async (run) => {
     const lib = globalThis.onnxplain;
     const batchSize = Math.max(...run.batches);
     globalThis.benchExplainers = [];
     for (let index = 0; index < run.artifacts.length; index++) {
-      globalThis.benchExplainers.push(await lib.loadExplainerFromUrl(`/a${index}/`, { batchSize, wasmPaths: lib.wasmPaths, cachedSessions: 8 }));
+      const threads = run.wasmThreads === undefined ? {} : { wasmThreads: run.wasmThreads };
+      globalThis.benchExplainers.push(await lib.loadExplainerFromUrl(`/a${index}/`, { batchSize, wasmPaths: lib.wasmPaths, cachedSessions: 8, ...threads }));
     }
     for (const explainer of globalThis.benchExplainers) {
       for (const method of run.methods) {
         for (const batch of run.batches) await explainer.explain(run.texts.slice(0, batch), { method });
       }
     }
+    return globalThis.crossOriginIsolated;
   }, run);
-  answer({ ready: true });
+  answer({ ready: true, isolated });
   for (let line = await lines.next(); !line.done; line = await lines.next()) {
     const request = JSON.parse(line.value);
     if (request.quit) break;

@@ -10,6 +10,10 @@ const TYPES = {
   ".wasm": "application/wasm", ".onnx": "application/octet-stream", ".png": "image/png",
 };
 
+// A cross-origin isolated page may run onnxruntime-web on several threads (SharedArrayBuffer); everything the
+// page loads comes from this server, so isolating it blocks nothing.
+const ISOLATED = { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" };
+
 /** Serve `mounts` ({"/prefix/": directory}) on 127.0.0.1:`port` (0 = any free port); resolves to the server. */
 export function serve(mounts, port = 0) {
   const server = createServer((request, response) => {
@@ -20,10 +24,10 @@ export function serve(mounts, port = 0) {
     if (file !== null && !(file === root || file.startsWith(root + sep))) file = null;
     const found = file !== null && (() => { try { return statSync(file).isFile(); } catch { return false; } })();
     if (!found) {
-      response.writeHead(404, { "content-type": "text/plain" }).end("not found");
+      response.writeHead(404, { "content-type": "text/plain", ...ISOLATED }).end("not found");
       return;
     }
-    response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
+    response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": "no-store", ...ISOLATED });
     createReadStream(file).pipe(response);
   });
   return new Promise((done) => server.listen(port, "127.0.0.1", () => done(server)));

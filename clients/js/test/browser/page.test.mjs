@@ -88,3 +88,18 @@ test("the page loads an artifact from picked files, and says what is missing in 
   const words = await page.$$eval("#results .text > span:not(.cut)", (spans) => spans.map((s) => s.textContent));
   assert.deepEqual(words, ["Hello", "😀", "world"]);
 });
+
+test("the page is cross-origin isolated (WASM may run threads), and a bad wasmThreads is told in one sentence", async () => {
+  const { page } = browser;
+  assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true);
+  const message = await page.evaluate(async () => {
+    const lib = globalThis.onnxplain;
+    try {
+      await lib.loadExplainerFromUrl("/golden/artifact/", { wasmThreads: 0, wasmPaths: lib.wasmPaths });
+      return "loaded";
+    } catch (error) {
+      return `${error.name}: ${error.message}`;
+    }
+  });
+  assert.equal(message, "UserError: wasmThreads 0 is not a positive whole number; use 1 or more");
+});
