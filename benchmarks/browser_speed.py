@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import statistics
-import subprocess
 import time
 from pathlib import Path
+
+from json_lines_worker import JsonLinesWorker
 
 from onnxplain.runtime import Explainer
 
@@ -31,32 +31,13 @@ JS = Path(__file__).resolve().parents[1] / "clients" / "js"
 WORKER = JS / "bench" / "browser-worker.mjs"
 
 
-class BrowserWorker:
-    """Chromium with every artifact loaded in one page, for the whole run."""
-
-    def __init__(self, run: dict) -> None:
-        if not (JS / "dist-web" / "page.js").is_file():
-            raise SystemExit("clients/js/dist-web is missing; run make js-build")
-        self.process = subprocess.Popen(["node", str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.isolated = self.ask(run)["isolated"]  # answered once every artifact is loaded and warmed up
-
-    def ask(self, request: dict) -> dict:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError("the browser worker ended early (is chromium installed and clients/js built?)")
-        return json.loads(line)
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"quit": True}) + "\n")
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()  # our own child, by its handle
+def browser_worker(run: dict) -> tuple[JsonLinesWorker, bool]:
+    """Chromium with every artifact of ``run`` loaded in one page, for the whole run; and whether the page is
+    cross-origin isolated (answered once every artifact is loaded and warmed up)."""
+    if not (JS / "dist-web" / "page.js").is_file():
+        raise SystemExit("clients/js/dist-web is missing; run make js-build")
+    worker = JsonLinesWorker(["node", str(WORKER)], "browser worker (is chromium installed and clients/js built?)")
+    return worker, worker.ask(run)["isolated"]
 
 
 def python_round(explainers: list[Explainer], texts: list[str], methods: list[str], batches: list[int]) -> dict:
@@ -92,7 +73,7 @@ def main() -> None:
         for path in args.artifacts
     ]
     python_round(explainers, texts[: max(batches)], methods, batches)  # warm up: sessions built, first calls done
-    browser = BrowserWorker(
+    browser, isolated_page = browser_worker(
         {
             "artifacts": [str(p.resolve()) for p in args.artifacts],
             "texts": texts,
@@ -109,7 +90,7 @@ def main() -> None:
     finally:
         browser.close()
 
-    isolated = "cross-origin isolated" if browser.isolated else "not cross-origin isolated"
+    isolated = "cross-origin isolated" if isolated_page else "not cross-origin isolated"
     print(
         f"{len(texts)} texts, {args.rounds} interleaved rounds, {args.threads} thread(s) each (the page {isolated}); "
         "ms per explanation (median)"

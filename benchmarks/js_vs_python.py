@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import statistics
-import subprocess
 import time
 from pathlib import Path
+
+from json_lines_worker import JsonLinesWorker
 
 from onnxplain.runtime import Explainer
 
@@ -27,30 +27,10 @@ METHODS = ("mask-lrp", "cp-lrp")
 BATCHES = (1, 32)
 
 
-class NodeWorker:
+def node_worker(artifact: Path, threads: int | None) -> JsonLinesWorker:
     """The Node side, one process for the whole run (artifact loaded and sessions built once)."""
-
-    def __init__(self, artifact: Path, threads: int | None) -> None:
-        command = ["node", str(WORKER), str(artifact)] + ([str(threads)] if threads else [])
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def ask(self, request: dict) -> dict:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError("the Node worker ended early; is clients/js built (npm ci && npm run build)?")
-        return json.loads(line)
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"quit": True}) + "\n")
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()  # our own child, by its handle
+    command = ["node", str(WORKER), str(artifact)] + ([str(threads)] if threads else [])
+    return JsonLinesWorker(command, "Node worker (is clients/js built: npm ci && npm run build?)")
 
 
 def python_seconds(explainer: Explainer, texts: list[str], method: str, batch: int) -> float:
@@ -71,7 +51,7 @@ def main() -> None:
     with (args.build / "heldout.csv").open(encoding="utf-8") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)][: args.texts]
     explainer = Explainer.load(artifact, batch_size=max(BATCHES), intra_op_threads=args.threads, cached_sessions=8)
-    node = NodeWorker(artifact, args.threads)
+    node = node_worker(artifact, args.threads)
     try:
         for method in METHODS:  # warm up: sessions built, first calls done, on both sides
             python_seconds(explainer, texts[:2], method, 1)
