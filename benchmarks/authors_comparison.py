@@ -44,6 +44,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--spinning", action="store_true", help="intra-op threads spin between operators (Explainer.load's option)"
+    )
     args = parser.parse_args()
 
     methods = [m for m in args.methods.split(",") if m]
@@ -51,13 +54,18 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     for size in (int(b) for b in args.batch_sizes.split(",")):
         explainer = Explainer.load(
-            args.artifact, batch_size=size, intra_op_threads=args.threads, cached_sessions=len(methods)
+            args.artifact,
+            batch_size=size,
+            intra_op_threads=args.threads,
+            cached_sessions=len(methods),
+            intra_op_spinning=args.spinning,
         )
         if not results:
             tokenizer = TextTokenizer(args.artifact / "tokenizer.json", explainer.manifest.max_length)
             lengths = [len(encoding) for encoding in tokenizer.encode(texts)]
             print(
-                f"{len(texts)} sentences, median {statistics.median(lengths):.0f} tokens, {args.threads} threads, "
+                f"{len(texts)} sentences, median {statistics.median(lengths):.0f} tokens, {args.threads} threads"
+                f"{' spinning' if args.spinning else ''}, "
                 f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
             )
         for method in methods:

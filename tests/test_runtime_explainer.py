@@ -203,3 +203,18 @@ def test_the_artifact_tokenizer_neither_pads_nor_cuts_below_the_model_limit(tiny
     manifest = json.loads((tiny_artifact / "manifest.json").read_text(encoding="utf-8"))
     assert config["padding"] is None
     assert config["truncation"]["max_length"] == manifest["max_length"]
+
+
+def test_intra_op_spinning_reaches_every_session_and_changes_no_value(tiny_artifact: Path) -> None:
+    texts = ["a gripping, beautifully acted film", "dull"]
+    results = {}
+    for spinning in (False, True):
+        explainer = Explainer.load(tiny_artifact, intra_op_threads=2, intra_op_spinning=spinning)
+        results[spinning] = explainer.explain(texts, method="mask-lrp")
+        built = list(explainer._sessions._sessions.values())
+        assert len(built) >= 1
+        for session in built:
+            entry = session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+            assert entry == ("1" if spinning else "0")
+    for quiet, spun in zip(results[False], results[True], strict=True):
+        np.testing.assert_array_equal(np.asarray(quiet.relevance), np.asarray(spun.relevance))

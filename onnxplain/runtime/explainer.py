@@ -70,6 +70,7 @@ class Explainer:
         intra_op_threads: int | None = None,
         cached_sessions: int = 4,
         memory_budget: int | str | None = None,
+        intra_op_spinning: bool = False,
     ) -> Explainer:
         """Load an artifact. ``device``: ``cpu``, ``cuda`` or ``auto`` (CUDA when usable, else CPU).
 
@@ -80,7 +81,10 @@ class Explainer:
         use beyond the loaded model: batches are formed by their measured working memory (see
         ``memory_planner``), and an input too large for it alone is refused; the default comes from the
         container's or the machine's memory (``memory_budget.default_budget``); ``"unlimited"`` bounds batches
-        by ``batch_size`` only.
+        by ``batch_size`` only. ``intra_op_spinning`` lets ONNX Runtime's intra-op threads spin between operators
+        instead of sleeping (its own default, off here): lower latency with two or more threads on cores that
+        nothing else needs (an edge device explaining one text at a time), CPU burnt while they wait; leave it off
+        on a shared machine or in a server that runs several calls at once.
         """
         directory = Path(artifact_dir)
         manifest = read_manifest(directory)
@@ -92,7 +96,9 @@ class Explainer:
             raise UserError(f"max length {max_length} is outside 3..{limit} (the model's limit); pick one inside")
         if cached_sessions < 1:
             raise UserError(f"cached sessions {cached_sessions} is not positive; use 1 or more")
-        sessions = SessionPool(directory / MODEL_FILE, choose_device(device), intra_op_threads, cached_sessions)
+        sessions = SessionPool(
+            directory / MODEL_FILE, choose_device(device), intra_op_threads, cached_sessions, spinning=intra_op_spinning
+        )
         explainer = cls(directory, manifest, sessions, batch_size, max_length or limit)
         # build the most likely session now, so a device problem shows at load time, not at the first text
         sessions.session((LOGITS, manifest.output_name(explainer.default_method)))

@@ -66,9 +66,14 @@ def choose_device(requested: str) -> Device:
     return Device(requested, "cpu", (CPU_PROVIDER,), note=f"auto chose cpu: {missing}")
 
 
-def session_options(intra_op_threads: int | None, memory: OrtMemorySettings = CHOSEN) -> ort.SessionOptions:
+def session_options(
+    intra_op_threads: int | None, memory: OrtMemorySettings = CHOSEN, spinning: bool = False
+) -> ort.SessionOptions:
+    """ONNX Runtime's options for one of our sessions. ``spinning``: the intra-op threads wait for the next
+    operator's work by spinning (ONNX Runtime's own default) instead of sleeping: lower latency with more than
+    one thread, paid in CPU time burnt while they wait, which a machine shared with other work feels."""
     options = memory.apply(ort.SessionOptions())
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     if intra_op_threads:
         options.intra_op_num_threads = intra_op_threads
     options.log_severity_level = 3
@@ -85,8 +90,10 @@ class SessionPool:
         intra_op_threads: int | None = None,
         size: int = 4,
         memory: OrtMemorySettings = CHOSEN,
+        spinning: bool = False,
     ) -> None:
         self.device = device
+        self.spinning = spinning
         self.memory = memory
         self._run_options = memory.run_options()
         self._threads = intra_op_threads
@@ -195,7 +202,7 @@ class SessionPool:
         graph.initializer.extend(t for t in source.initializer if t.name in needed)
         path = self._directory / "pruned.onnx"
         onnx.save(model, str(path))  # beside the weights file, which its initializers refer to
-        options = session_options(self._threads, self.memory)
+        options = session_options(self._threads, self.memory, self.spinning)
         # A method's graph (it has a backward pass) runs in an order chosen for memory; on CPU only, the
         # one device it has been measured on.
         if set(outputs) != {LOGITS} and self.device.name == "cpu":
