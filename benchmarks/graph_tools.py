@@ -18,7 +18,6 @@ import importlib.util
 import json
 import shutil
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,12 +25,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+from graph_profile import benchmark_feeds
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from graph_profile import benchmark_feeds  # noqa: E402
-
-from onnxplain.runtime.artifact import MANIFEST_FILE, MODEL_FILE  # noqa: E402
-from onnxplain.runtime.artifact.files import record_files  # noqa: E402
+from onnxplain.runtime.artifact import MANIFEST_FILE, MODEL_FILE
+from onnxplain.runtime.artifact.files import record_files
+from onnxplain.runtime.sessions import session_options
 
 
 def onnxscript_optimize(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -73,11 +71,8 @@ def write_copy(artifact: Path, target: Path, graph: onnx.ModelProto, metadata: l
 
 
 def session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+    """A session of the whole graph with the runtime's options, on one thread."""
+    return ort.InferenceSession(str(path / MODEL_FILE), session_options(1), providers=["CPUExecutionProvider"])
 
 
 def outputs(path: Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

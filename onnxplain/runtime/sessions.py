@@ -93,7 +93,7 @@ class SessionPool:
         spinning: bool = False,
     ) -> None:
         self.device = device
-        self.spinning = spinning
+        self._spinning = spinning
         self.memory = memory
         self._run_options = memory.run_options()
         self._threads = intra_op_threads
@@ -202,7 +202,7 @@ class SessionPool:
         graph.initializer.extend(t for t in source.initializer if t.name in needed)
         path = self._directory / "pruned.onnx"
         onnx.save(model, str(path))  # beside the weights file, which its initializers refer to
-        options = session_options(self._threads, self.memory, self.spinning)
+        options = session_options(self._threads, self.memory, self._spinning)
         # A method's graph (it has a backward pass) runs in an order chosen for memory; on CPU only, the
         # one device it has been measured on.
         if set(outputs) != {LOGITS} and self.device.name == "cpu":

@@ -1,10 +1,11 @@
-// The browser side of benchmarks/browser_speed.py: headless Chromium (onnxruntime-web, WASM, one thread, as a page
-// that is not cross-origin isolated runs it) with the page of dist-web/ and every artifact of the run served on
-// 127.0.0.1. The first line on standard input is the run: {"artifacts": [dirs], "texts": [...], "methods": [...],
-// "batches": [...], "wasmThreads": N (optional)}; the worker loads every artifact in the page, makes one warm-up call per artifact, method and
-// batch size, and answers {"ready": true, "isolated": whether the page is cross-origin isolated}. Then each {"round": true} times one round inside the page (every
-// artifact, method and batch size in turn, the texts `batch` at a time) and answers {"seconds": {artifact index:
-// {method: {batch: seconds per explanation}}}}; {"quit": true} closes the browser and the server.
+// The browser side of benchmarks/browser_speed.py: headless Chromium (onnxruntime-web, WASM) with the page of
+// dist-web/ and every artifact of the run served on 127.0.0.1 (cross-origin isolated, see static-server.mjs).
+// The first line on standard input is the run: {"artifacts": [dirs], "texts": [...], "methods": [...],
+// "batches": [...], "wasmThreads": N (optional)}; the worker loads every artifact in the page, makes one warm-up
+// call per artifact, method and batch size, and answers {"ready": true, "isolated": whether the page is
+// cross-origin isolated}. Then each {"round": true} times one round inside the page (every artifact, method and
+// batch size in turn, the texts `batch` at a time) and answers {"seconds": {artifact index: {method: {batch:
+// seconds per explanation}}}}; {"quit": true} closes the browser and the server.
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
