@@ -160,6 +160,29 @@ def test_a_large_call_that_outgrows_its_model_refits_it_and_a_small_noisy_one_do
     assert planner.models["m"].bytes(1, 1000) >= 120 * MIB
 
 
+@needs_proc
+def test_only_a_call_large_enough_to_refit_from_has_its_peak_measured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onnxplain.runtime.memory_budget import MemoryBudget
+    from onnxplain.runtime.memory_planner import MemoryPlanner
+
+    watched: list[int] = []
+    real_watch = process_memory.watch
+
+    def counted_watch(call):  # type: ignore[no-untyped-def]
+        watched.append(1)
+        return real_watch(call)
+
+    monkeypatch.setattr(process_memory, "watch", counted_watch)
+    planner = MemoryPlanner(MemoryBudget(256 * MIB, "test"), 0, 2048, lambda m, b, t: None, lambda: 0)
+    planner.models["m"] = WorkingMemory(0.0, 0.0, 80 * MIB / 1000**2, probes=((1, 1000, 80 * MIB),))
+    planner.models["n"] = planner.models["m"]
+    assert planner.run_call(("m",), 1, 64, lambda: 7) == 7  # 0.3 MiB foreseen: its peak would teach nothing
+    assert planner.run_call(("m", "n"), 1, 1000, lambda: 8) == 8  # 160 MiB, but two methods: no one model to refit
+    assert watched == []
+    assert planner.run_call(("m",), 1, 1000, lambda: 9) == 9  # 80 MiB, over a quarter of the budget
+    assert watched == [1]
+
+
 def freed_blocks(count: int, size: int) -> None:
     """Allocate, touch and free ``count`` blocks of ``size`` bytes (each below glibc's raised mmap threshold)."""
     blocks = [np.ones(size // 8) for _ in range(count)]
