@@ -1,29 +1,46 @@
 // One text at a time with ONNX Runtime's intra-op threads sleeping between operators (the default) and
-// spinning (`intraOpSpinning`), two explainers of one artifact in one process, alternating calls; medians.
+// spinning (`intraOpSpinning`): each in a process of its own (spinning threads left over from one explainer's
+// call would slow another's in the same process), the two alternating over `ROUNDS` runs; medians.
 //
-//     node clients/js/bench/spinning.mjs ARTIFACT [METHOD] [CALLS] [THREADS]   (defaults: mask-lrp 40 2)
+//     node clients/js/bench/spinning.mjs ARTIFACT [METHOD] [CALLS] [THREADS] [ROUNDS]   (mask-lrp 40 2 2)
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { loadExplainer } from "../dist/node.js";
 
-const [artifact, method = "mask-lrp", calls = "40", threads = "2"] = process.argv.slice(2);
-if (artifact === undefined) {
-  console.error("usage: node clients/js/bench/spinning.mjs ARTIFACT [METHOD] [CALLS] [THREADS]");
-  process.exit(2);
-}
-const text = "A gripping, beautifully shot film that stays with you for days, quietly rearranging what you think.";
-const explainers = [false, true].map((spinning) =>
-  loadExplainer(artifact, { intraOpThreads: Number(threads), intraOpSpinning: spinning }),
-);
-const [sleeping, spinning] = await Promise.all(explainers);
-const times = [[], []];
-for (let call = 0; call < Number(calls) + 2; call++) {
-  for (const [index, explainer] of [sleeping, spinning].entries()) {
-    const start = performance.now();
-    await explainer.explain([text], { method });
-    if (call >= 2) times[index].push(performance.now() - start); // the first two calls warm up
-  }
-}
+const TEXT = "A gripping, beautifully shot film that stays with you for days, quietly rearranging what you think.";
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const [slept, spun] = times.map(median);
-console.log(`${method}, ${threads} threads, one text, ${calls} calls each: sleeping ${slept.toFixed(2)} ms, ` +
-  `spinning ${spun.toFixed(2)} ms (${(slept / spun).toFixed(2)}x as fast)`);
-await Promise.all([sleeping.release(), spinning.release()]);
+
+async function child(artifact, method, calls, threads, spinning) {
+  const explainer = await loadExplainer(artifact, { intraOpThreads: threads, intraOpSpinning: spinning });
+  const times = [];
+  for (let call = 0; call < calls + 2; call++) {
+    const start = performance.now();
+    await explainer.explain([TEXT], { method });
+    if (call >= 2) times.push(performance.now() - start); // the first two calls warm up
+  }
+  await explainer.release();
+  console.log(median(times));
+}
+
+const args = process.argv.slice(2);
+if (args[0] === "--child") {
+  const [, artifact, method, calls, threads, mode] = args;
+  await child(artifact, method, Number(calls), Number(threads), mode === "spinning");
+} else {
+  const [artifact, method = "mask-lrp", calls = "40", threads = "2", rounds = "2"] = args;
+  if (artifact === undefined) {
+    console.error("usage: node clients/js/bench/spinning.mjs ARTIFACT [METHOD] [CALLS] [THREADS] [ROUNDS]");
+    process.exit(2);
+  }
+  const runs = { sleeping: [], spinning: [] };
+  for (let round = 0; round < Number(rounds); round++) {
+    for (const mode of ["sleeping", "spinning"]) {
+      const output = execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--child", artifact, method, calls, threads, mode]);
+      runs[mode].push(Number(output.toString().trim()));
+    }
+  }
+  const show = (values) => values.map((v) => v.toFixed(2)).join(", ");
+  const ratios = runs.sleeping.map((slept, i) => (slept / runs.spinning[i]).toFixed(2));
+  console.log(`${method}, ${threads} threads, one text, medians of ${calls} calls per run: sleeping ${show(runs.sleeping)} ms, ` +
+    `spinning ${show(runs.spinning)} ms (${ratios.join(", ")}x as fast, run by run)`);
+}
