@@ -140,3 +140,25 @@ def test_running_the_last_layer_for_the_explained_token_alone_changes_no_method(
     for method in ("logits", *METHOD_NAMES):
         scale = every[method].abs().max().clamp(min=1e-6)
         assert ((rows[method] - every[method]).abs().max() / scale) < 1e-9, method
+
+
+def matrix_product_flops(checkpoint: Checkpoint, methods: tuple[str, ...], head_mask: torch.Tensor) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    input_ids, attention_mask = batch()
+    with FlopCounterMode(display=False) as counter:
+        run(checkpoint, input_ids, attention_mask, head_mask=head_mask, methods=methods)
+    return counter.get_total_flops()
+
+
+@pytest.mark.parametrize("method", ["mask-lrp", "mask-cp-lrp", "mask-attnlrp"])
+def test_masked_passes_skip_the_products_of_masked_heads(checkpoint: Checkpoint, method: str) -> None:
+    """A masked head passes nothing below its context, so its query, key and value rules are not computed:
+    fewer products under a sparse mask than with every head kept; an unmasked method costs the same."""
+    weights = checkpoint.weights
+    every, one = torch.ones(weights.num_layers, weights.num_heads), torch.zeros(weights.num_layers, weights.num_heads)
+    one[0, 0] = 1.0
+    assert matrix_product_flops(checkpoint, (method,), one) < matrix_product_flops(checkpoint, (method,), every)
+    assert matrix_product_flops(checkpoint, ("transatt",), one) == matrix_product_flops(
+        checkpoint, ("transatt",), every
+    )

@@ -287,3 +287,21 @@ def test_fused_layer_norm_rule_equals_the_written_out_norm(constant_std: bool) -
                 / (x.var(-1, unbiased=False, keepdim=True) + 1e-5).sqrt()
             ).sum(),
         )
+
+
+@pytest.mark.parametrize("kept", [(1, 0, 1, 0), (0, 0, 0, 0), (1, 1, 1, 1), (0, 0, 0, 1)])
+def test_head_projections_over_the_kept_columns_equal_the_dense_rules(kept: tuple[int, ...]) -> None:
+    heads, head_dim = 4, 3
+    x, weight, bias = torch.randn(2, 5, 8), torch.randn(heads * head_dim, 8), torch.randn(heads * head_dim)
+    mask = torch.tensor(kept, dtype=torch.float32)
+    columns = rules.kept_columns(mask, head_dim)
+    assert columns.tolist() == [c for c in range(heads * head_dim) if kept[c // head_dim]]
+    # what a masked rule set's backward delivers to a projection: nothing in a masked head's columns
+    relevance = torch.randn(2, 5, heads * head_dim) * mask.repeat_interleave(head_dim)
+    (dense,) = relevance_of(lambda t: rules.ChefersLinear.apply(t, weight, bias), [x], relevance)
+    (sparse,) = relevance_of(lambda t: rules.ChefersHeadProjection.apply(t, weight, bias, columns), [x], relevance)
+    assert torch.allclose(sparse, dense, atol=1e-6)
+    (gradient,) = relevance_of(lambda t: torch.nn.functional.linear(t, weight, bias), [x], relevance)
+    (sparse,) = relevance_of(lambda t: rules.GradientHeadProjection.apply(t, weight, bias, columns), [x], relevance)
+    assert torch.allclose(sparse, gradient, atol=1e-6)
+    assert torch.equal(rules.ChefersHeadProjection.apply(x, weight, bias, columns), x @ weight.T + bias)

@@ -9,7 +9,7 @@ import math
 from torch import Tensor
 
 from onnxplain.export.architectures.weights import Linear, Norm, SelfAttention
-from onnxplain.export.rules import AttentionInputs, split_heads
+from onnxplain.export.rules import AttentionInputs, kept_columns, split_heads
 from onnxplain.export.rulesets import Gradient
 from onnxplain.export.trace import Trace
 
@@ -20,6 +20,24 @@ def linear(rules: Gradient, x: Tensor, layer: Linear) -> Tensor:
 
 def layer_norm(rules: Gradient, x: Tensor, layer: Norm) -> Tensor:
     return rules.norm(x, layer.weight, layer.bias, layer.eps)
+
+
+def head_columns(
+    rules: Gradient, head_mask: Tensor, heads: int, kv_heads: int, head_dim: int
+) -> tuple[Tensor | None, Tensor | None]:
+    """The query and the key/value projections' output columns of the heads ``head_mask`` keeps (a key/value
+    head is kept where any query head it serves is), for a masked rule set; None for the others."""
+    if not rules.head_masked:
+        return None, None
+    query = kept_columns(head_mask, head_dim)
+    if kv_heads == heads:
+        return query, query
+    kv_mask = head_mask.reshape(kv_heads, heads // kv_heads).abs().amax(dim=-1)
+    return query, kept_columns(kv_mask, head_dim)
+
+
+def projection(rules: Gradient, x: Tensor, layer: Linear, columns: Tensor | None) -> Tensor:
+    return linear(rules, x, layer) if columns is None else rules.head_projection(x, layer.weight, layer.bias, columns)
 
 
 def repeat_key_value_heads(t: Tensor, repeats: int) -> Tensor:
@@ -60,9 +78,10 @@ def self_attention(
     attention probabilities, values and masked contexts are appended to ``trace``."""
     kv_heads = heads if kv_heads is None else kv_heads
     rows = x if query_rows is None else x[:, :query_rows]
-    query = split_heads(linear(rules, rows, weights.query), heads, head_dim)
-    key = split_heads(linear(rules, x, weights.key), kv_heads, head_dim)
-    value = split_heads(linear(rules, x, weights.value), kv_heads, head_dim)
+    query_columns, kv_columns = head_columns(rules, head_mask, heads, kv_heads, head_dim)
+    query = split_heads(projection(rules, rows, weights.query, query_columns), heads, head_dim)
+    key = split_heads(projection(rules, x, weights.key, kv_columns), kv_heads, head_dim)
+    value = split_heads(projection(rules, x, weights.value, kv_columns), kv_heads, head_dim)
     if rotation is not None:
         if query_rows is not None:
             raise ValueError("query_rows with a rotary embedding is not supported")

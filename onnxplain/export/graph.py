@@ -64,6 +64,10 @@ def example_inputs(weights: CanonicalWeights, batch: int, tokens: int, has_token
     else:
         target = torch.randint(-1, labels, (batch,), generator=generator)
     head_mask = (torch.rand(weights.num_layers, weights.num_heads, generator=generator) > 0.4).float()
+    # a calibrated mask drops every head of most layers: a layer with none kept, and one with all kept
+    head_mask[seed % weights.num_layers] = 0.0
+    if weights.num_layers > 1:
+        head_mask[(seed + 1) % weights.num_layers] = 1.0
     inputs = [input_ids, attention_mask]
     if has_token_types:
         inputs.append(torch.zeros(batch, tokens, dtype=torch.int64))

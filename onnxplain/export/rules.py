@@ -248,6 +248,76 @@ class ChefersLinear(Function):
         return linear_relevance(x, weight, relevance, product), None, None
 
 
+def kept_columns(head_mask: Tensor, head_dim: int) -> Tensor:
+    """The output columns of a projection into heads ([heads * head_dim], head-major) that belong to the heads
+    ``head_mask`` [heads] keeps (non-zero): a [k] index tensor, its length known only when the mask is."""
+    kept = (head_mask != 0)[:, None].expand(head_mask.shape[0], head_dim).reshape(-1)
+    return torch.nonzero(kept).flatten()
+
+
+def flat_rows(t: Tensor) -> Tensor:
+    """[..., n] -> [rows, n]: a product of it with a weight computed in the graph (not a constant) is then one
+    2-D product; the batched one it is traced as copies the weight for every example first."""
+    rows = 1
+    for size in t.shape[:-1]:  # not -1: a layer whose heads are all masked has n = 0
+        rows = rows * size
+    return t.reshape(rows, t.shape[-1])
+
+
+def kept_part(weight: Tensor, output: Tensor, bias: Tensor | None, columns: Tensor) -> tuple[Tensor, Tensor]:
+    """A projection's weight rows and its forward product ``x W^T`` at the kept ``columns`` alone."""
+    product = output.index_select(-1, columns)
+    if bias is not None:
+        product = product - bias.index_select(0, columns)
+    return weight.index_select(0, columns), product
+
+
+class ChefersHeadProjection(Function):
+    """A query, key or value projection ``y = x W^T + b`` by the alpha-1 rule (``ChefersLinear``) where a
+    head mask [Mask-LRP, sec. 3.2] stops relevance at the masked heads' contexts: the relevance arriving at
+    ``y`` is then exactly 0 in every masked head's columns, and the rule's three matrix products are computed
+    over the kept ``columns`` (``kept_columns``) alone, the same values for any mask. A calibrated mask keeps
+    a few heads of all (the paper's thresholds keep 2 of 72 on MiniLM): the query, key and value rules were
+    a quarter of the Chefer pass's products, nearly all spent on zeros."""
+
+    @staticmethod
+    def forward(x: Tensor, weight: Tensor, bias: Tensor | None, columns: Tensor) -> Tensor:
+        return torch.nn.functional.linear(x, weight, bias)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        x, weight, bias, columns = inputs
+        ctx.save_for_backward(x, weight, output, bias, columns)
+
+    @staticmethod
+    def backward(ctx: Any, relevance: Tensor) -> tuple[Tensor, None, None, None]:
+        x, weight, output, bias, columns = ctx.saved_tensors
+        kept_weight, product = kept_part(weight, output, bias, columns)
+        rows = flat_rows(x)  # 2-D operands: one product each, not the weight copied for every example
+        kept = linear_relevance(rows, kept_weight, flat_rows(relevance.index_select(-1, columns)), flat_rows(product))
+        return kept.reshape(x.shape), None, None, None
+
+
+class GradientHeadProjection(Function):
+    """A query, key or value projection ``y = x W^T + b`` differentiating as itself, where the head mask of a
+    masked single-backward rule set makes the gradient at ``y`` exactly 0 in masked heads' columns: its
+    backward ``dy W`` is computed over the kept ``columns`` alone (``ChefersHeadProjection``)."""
+
+    @staticmethod
+    def forward(x: Tensor, weight: Tensor, bias: Tensor | None, columns: Tensor) -> Tensor:
+        return torch.nn.functional.linear(x, weight, bias)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.save_for_backward(inputs[1], inputs[3])
+
+    @staticmethod
+    def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, None, None, None]:
+        weight, columns = ctx.saved_tensors
+        kept = flat_rows(gradient.index_select(-1, columns)) @ weight.index_select(0, columns)
+        return kept.reshape(*gradient.shape[:-1], weight.shape[1]), None, None, None
+
+
 def split_heads(t: Tensor, heads: int, head_dim: int) -> Tensor:
     """[B, T, heads * d] -> [B, heads, T, d]."""
     return t.reshape(t.shape[0], t.shape[1], heads, head_dim).transpose(1, 2)

@@ -68,6 +68,11 @@ class Gradient:
         """The attention's output projection of the heads' contexts merged: [B, H, T, d] -> [B, T, D]."""
         return self.linear(rules.merge_heads(context), weight, bias)
 
+    def head_projection(self, x: Tensor, weight: Tensor, bias: Tensor | None, columns: Tensor) -> Tensor:
+        """A query, key or value projection; ``columns`` are its output columns of the heads the head mask
+        keeps (``rules.kept_columns``), the only ones a masked rule set's backward carries anything to."""
+        return self.linear(x, weight, bias)
+
     def activation(self, fn: Activation, x: Tensor) -> Tensor:
         return rules.GradientActivation.apply(x, fn.function)
 
@@ -137,6 +142,11 @@ class Chefer(Gradient):
 
     def linear_from_heads(self, context: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         return rules.ChefersLinearFromHeads.apply(context, weight, bias)
+
+    def head_projection(self, x: Tensor, weight: Tensor, bias: Tensor | None, columns: Tensor) -> Tensor:
+        if self.head_masked:
+            return rules.ChefersHeadProjection.apply(x, weight, bias, columns)
+        return self.linear(x, weight, bias)
 
     def activation(self, fn: Activation, x: Tensor) -> Tensor:
         return rules.RelevancePassthrough.apply(x, fn)
@@ -222,6 +232,11 @@ class ConservativePropagation(Gradient):
 
     def head_mask(self, context: Tensor, head_mask: Tensor) -> Tensor:
         return rules.HeadMask.apply(context, head_mask) if self.head_masked else context
+
+    def head_projection(self, x: Tensor, weight: Tensor, bias: Tensor | None, columns: Tensor) -> Tensor:
+        if self.head_masked:
+            return rules.GradientHeadProjection.apply(x, weight, bias, columns)
+        return self.linear(x, weight, bias)
 
 
 class AttnLRP(ConservativePropagation):
