@@ -37,7 +37,7 @@ def head_columns(
 
 
 def projection(rules: Gradient, x: Tensor, layer: Linear, columns: Tensor | None) -> Tensor:
-    return linear(rules, x, layer) if columns is None else rules.head_projection(x, layer.weight, layer.bias, columns)
+    return rules.head_projection(x, layer.weight, layer.bias, columns)
 
 
 def repeat_key_value_heads(t: Tensor, repeats: int) -> Tensor:

@@ -272,17 +272,22 @@ def kept_part(weight: Tensor, output: Tensor, bias: Tensor | None, columns: Tens
     return weight.index_select(0, columns), product
 
 
-class ChefersHeadProjection(Function):
+class HeadProjection(Function):
+    """A query, key or value projection ``y = x W^T + b`` whose backward reads only the output ``columns``
+    of the heads a head mask keeps (``kept_columns``)."""
+
+    @staticmethod
+    def forward(x: Tensor, weight: Tensor, bias: Tensor | None, columns: Tensor) -> Tensor:
+        return torch.nn.functional.linear(x, weight, bias)
+
+
+class ChefersHeadProjection(HeadProjection):
     """A query, key or value projection ``y = x W^T + b`` by the alpha-1 rule (``ChefersLinear``) where a
     head mask [Mask-LRP, sec. 3.2] stops relevance at the masked heads' contexts: the relevance arriving at
     ``y`` is then exactly 0 in every masked head's columns, and the rule's three matrix products are computed
     over the kept ``columns`` (``kept_columns``) alone, the same values for any mask. A calibrated mask keeps
     a few heads of all (the paper's thresholds keep 2 of 72 on MiniLM): the query, key and value rules were
     a quarter of the Chefer pass's products, nearly all spent on zeros."""
-
-    @staticmethod
-    def forward(x: Tensor, weight: Tensor, bias: Tensor | None, columns: Tensor) -> Tensor:
-        return torch.nn.functional.linear(x, weight, bias)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
@@ -298,14 +303,10 @@ class ChefersHeadProjection(Function):
         return kept.reshape(x.shape), None, None, None
 
 
-class GradientHeadProjection(Function):
+class GradientHeadProjection(HeadProjection):
     """A query, key or value projection ``y = x W^T + b`` differentiating as itself, where the head mask of a
     masked single-backward rule set makes the gradient at ``y`` exactly 0 in masked heads' columns: its
     backward ``dy W`` is computed over the kept ``columns`` alone (``ChefersHeadProjection``)."""
-
-    @staticmethod
-    def forward(x: Tensor, weight: Tensor, bias: Tensor | None, columns: Tensor) -> Tensor:
-        return torch.nn.functional.linear(x, weight, bias)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:

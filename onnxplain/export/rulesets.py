@@ -60,6 +60,8 @@ class Gradient:
 
     name = "gradient"
     head_masked = False
+    # the rule of a masked rule set's query, key and value projections (``head_projection``)
+    masked_projection: type[rules.HeadProjection] | None = None
 
     def linear(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         return torch.nn.functional.linear(x, weight, bias)
@@ -68,10 +70,13 @@ class Gradient:
         """The attention's output projection of the heads' contexts merged: [B, H, T, d] -> [B, T, D]."""
         return self.linear(rules.merge_heads(context), weight, bias)
 
-    def head_projection(self, x: Tensor, weight: Tensor, bias: Tensor | None, columns: Tensor) -> Tensor:
+    def head_projection(self, x: Tensor, weight: Tensor, bias: Tensor | None, columns: Tensor | None) -> Tensor:
         """A query, key or value projection; ``columns`` are its output columns of the heads the head mask
-        keeps (``rules.kept_columns``), the only ones a masked rule set's backward carries anything to."""
-        return self.linear(x, weight, bias)
+        keeps (``rules.kept_columns``), the only ones a masked rule set's backward carries anything to
+        (``masked_projection``), None where the rule set reads no mask."""
+        if columns is None or self.masked_projection is None:
+            return self.linear(x, weight, bias)
+        return self.masked_projection.apply(x, weight, bias, columns)
 
     def activation(self, fn: Activation, x: Tensor) -> Tensor:
         return rules.GradientActivation.apply(x, fn.function)
@@ -133,6 +138,7 @@ class Chefer(Gradient):
     """Chefer et al.'s LRP rules (SPEC 2.1): the backward pass carries relevance."""
 
     name = "chefer"
+    masked_projection = rules.ChefersHeadProjection
 
     def __init__(self, head_masked: bool = False) -> None:
         self.head_masked = head_masked
@@ -142,11 +148,6 @@ class Chefer(Gradient):
 
     def linear_from_heads(self, context: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         return rules.ChefersLinearFromHeads.apply(context, weight, bias)
-
-    def head_projection(self, x: Tensor, weight: Tensor, bias: Tensor | None, columns: Tensor) -> Tensor:
-        if self.head_masked:
-            return rules.ChefersHeadProjection.apply(x, weight, bias, columns)
-        return self.linear(x, weight, bias)
 
     def activation(self, fn: Activation, x: Tensor) -> Tensor:
         return rules.RelevancePassthrough.apply(x, fn)
@@ -202,6 +203,7 @@ class ConservativePropagation(Gradient):
     constant, activations by the identity rule; gradient x input is then conservative."""
 
     name = "cp-lrp"
+    masked_projection = rules.GradientHeadProjection
 
     def __init__(self, head_masked: bool = False) -> None:
         self.head_masked = head_masked
@@ -232,11 +234,6 @@ class ConservativePropagation(Gradient):
 
     def head_mask(self, context: Tensor, head_mask: Tensor) -> Tensor:
         return rules.HeadMask.apply(context, head_mask) if self.head_masked else context
-
-    def head_projection(self, x: Tensor, weight: Tensor, bias: Tensor | None, columns: Tensor) -> Tensor:
-        if self.head_masked:
-            return rules.GradientHeadProjection.apply(x, weight, bias, columns)
-        return self.linear(x, weight, bias)
 
 
 class AttnLRP(ConservativePropagation):
