@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import onnx
 import pytest
 
 from onnxplain.export import export_model
@@ -16,6 +17,7 @@ from onnxplain.export.registry import METHOD_NAMES
 from onnxplain.export.verify import check_against_eager
 from onnxplain.runtime import Explainer, artifact
 from tests.contract import assert_matches_contract
+from tests.graph_structure import weights_expanded_to_a_batch
 from tests.tiny_models import build_tiny_classifier
 
 RULE_SET_METHODS = ["mask-lrp", "attnlrp", "mask-cp-lrp"]
@@ -39,6 +41,7 @@ def test_export_equals_eager_and_explains(
         checkpoint.weights, methods, has_token_types, out / artifact.MODEL_FILE, shapes=((2, 9), (5, 31))
     )
     assert set(worst) == {"logits", *methods}
+    assert weights_expanded_to_a_batch(onnx.load(str(out / artifact.MODEL_FILE), load_external_data=False)) == []
 
     manifest = assert_matches_contract(out)  # the manifest against its JSON Schema
     assert (manifest["architecture"], manifest["task"], manifest["explained_position"]) == (

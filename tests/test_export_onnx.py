@@ -20,6 +20,7 @@ from onnxplain.export.registry import METHOD_NAMES, METHODS, tolerance
 from onnxplain.export.verify import ExportMismatch, check_against_eager, largest_relative_error
 from onnxplain.runtime import artifact
 from tests.contract import assert_matches_contract
+from tests.graph_structure import weights_expanded_to_a_batch
 from tests.tiny_models import build_tiny_classifier
 
 
@@ -93,6 +94,8 @@ def test_artifact_describes_itself(tiny_artifact: Path) -> None:
     assert manifest.format_version == artifact.FORMAT_VERSION == 3
     batch_axis = model.graph.input[0].type.tensor_type.shape.dim[0]
     assert batch_axis.dim_param and not batch_axis.HasField("dim_value")
+    # every weight product stays one 2-D product: none is a batched product of a weight copied per example
+    assert weights_expanded_to_a_batch(model) == []
 
 
 def test_a_graph_that_disagrees_with_pytorch_fails_the_check(tiny_artifact: Path, tmp_path: Path) -> None:

@@ -77,7 +77,9 @@ def self_attention(
     each serve ``heads // kv_heads`` query heads; ``rotation`` is the rotary embedding's cos and sin. The
     attention probabilities, values and masked contexts are appended to ``trace``."""
     kv_heads = heads if kv_heads is None else kv_heads
-    rows = x if query_rows is None else x[:, :query_rows]
+    # contiguous: torch.matmul folds a 3-D input into one 2-D product only when it is contiguous; a sliced
+    # input that requires grad would otherwise become a batched product with the weight expanded to [B, D, D]
+    rows = x if query_rows is None else x[:, :query_rows].contiguous()
     query_columns, kv_columns = head_columns(rules, head_mask, heads, kv_heads, head_dim)
     query = split_heads(projection(rules, rows, weights.query, query_columns), heads, head_dim)
     key = split_heads(projection(rules, x, weights.key, kv_columns), kv_heads, head_dim)
