@@ -20,8 +20,10 @@ from onnxplain.export import graph
 from onnxplain.export.checkpoint import load_checkpoint
 from onnxplain.export.fidelity import average_ranks, spearman, top_overlap
 from onnxplain.export.int8 import ACTIVATION_LEVELS, LEVELS, quantise_int8, weight_source
+from onnxplain.export.precision import own_relevance_path
 from onnxplain.runtime import Explainer, FidelityWarning
 from onnxplain.runtime.artifact import MODEL_FILE, manifest_schema, read_manifest
+from onnxplain.runtime.pruning import needed_names
 
 WORDS = (
     "the film was a quiet and warm story about a captain his daughter and an old boat that nobody wanted "
@@ -148,6 +150,51 @@ def test_each_output_channel_of_a_weight_has_its_own_scale_in_every_product_read
     assert forward_error.max() < 0.05  # per output channel, the smallest ones included
     for got, want in zip(reduced[1:], exact[1:], strict=True):  # these sum over the channels: per row
         assert (np.abs(got - want).max(axis=1) / np.abs(want).max(axis=1)).max() < 0.05
+
+
+@pytest.mark.parametrize("b_reads_a", [False, True])
+def test_a_method_kept_in_fp32_gets_its_own_copy_of_the_nodes_it_shares(b_reads_a: bool) -> None:
+    """Two methods share a relevance product (as ``mask-lrp`` and ``grad-input`` share a gradient pass): keeping
+    ``a``'s path in fp32 copies the shared nodes for ``a`` alone, so ``b``'s product stays an integer one, and
+    every output keeps its value. With ``b`` reading ``a``'s own output, the copy makes ``a`` and ``b`` reads
+    the twin."""
+    rng = np.random.default_rng(0)
+    helper = onnx.helper
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["logits"], name="forward"),
+        helper.make_node("Relu", ["logits"], ["h"], name="relu"),
+        helper.make_node("MatMul", ["h", "w2"], ["s"], name="shared_product"),
+        helper.make_node("Mul", ["s", "s"], ["a"], name="a_only"),
+        helper.make_node("Sub", ["s", "a"], ["b"], name="b_only")
+        if b_reads_a
+        else helper.make_node("Neg", ["s"], ["b"], name="b_only"),
+    ]
+    graph_proto = helper.make_graph(
+        nodes,
+        "two methods",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [4, 32])],
+        [helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [4, 32]) for name in ("logits", "a", "b")],
+        [onnx.numpy_helper.from_array(rng.standard_normal((32, 32)).astype(np.float32), w) for w in ("w1", "w2")],
+    )
+    model = helper.make_model(graph_proto, opset_imports=[helper.make_opsetid("", 18)])
+    feeds = {"x": rng.standard_normal((4, 32)).astype(np.float32)}
+
+    def outputs(m: onnx.ModelProto) -> list[np.ndarray]:
+        return ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+
+    before = outputs(model)
+    path = own_relevance_path(model, "a")
+    onnx.checker.check_model(model)
+    assert path == {"relu/a", "shared_product/a", "a_only/a" if b_reads_a else "a_only"}
+    for got, want in zip(outputs(model), before, strict=True):
+        assert np.array_equal(got, want)
+    assert not path & {n.name for n in needed_names(model.graph, ["b"])[0]}
+
+    quantised = quantise_int8(model, keep_fp32=path)
+    for output, integer in (("a", 1), ("b", 2)):  # the forward's product, and b's relevance product
+        kinds = Counter(n.op_type for n in needed_names(quantised.model.graph, [output])[0])
+        assert kinds["MatMulInteger"] == integer and kinds["MatMul"] == 2 - integer
+    assert sorted(quantised.fp32_products) == ["shared_product/a"]
 
 
 def test_fidelity_measures() -> None:

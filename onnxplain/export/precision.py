@@ -2,8 +2,9 @@
 against it on held-out texts, and written with their fidelity in the manifest.
 
 The first graph reduces every method. A method whose fidelity falls short (``fidelity.MethodFidelity``'s
-``recommended``) then gets its relevance path (the nodes only its output needs, beyond the forward pass) kept
-in fp32, and every method is measured again; one still short after that is marked not recommended in the
+``recommended``) then gets its relevance path (the nodes its output needs beyond the forward pass) kept in
+fp32, in a copy of its own where other methods share those nodes, so that theirs stay reduced and as fast as
+before, and every method is measured again; one still short after that is marked not recommended in the
 manifest (``fidelity.methods[m].recommended``), which the runtime and its users can read. The forward pass
 itself is always reduced: that is what the artifact is for.
 """
@@ -41,6 +42,42 @@ def relevance_path(model: onnx.ModelProto, output: str) -> set[str]:
     nodes, _ = needed_names(model.graph, [output])
     forward, _ = needed_names(model.graph, [artifact.LOGITS])
     return {n.name for n in nodes} - {n.name for n in forward}
+
+
+def own_relevance_path(model: onnx.ModelProto, output: str) -> set[str]:
+    """Give ``output`` its own copy of the nodes of its relevance path that other outputs need too (several
+    methods share a gradient pass, for one), so that keeping its path in fp32 leaves theirs reduced; ``model``
+    is changed in place. Returns the names of its path's nodes now: the copies and the nodes it had alone."""
+    path = relevance_path(model, output)
+    others = [o.name for o in model.graph.output if o.name != output]
+    shared = path & {n.name for n in needed_names(model.graph, others)[0]}
+    if not shared:
+        return path
+    renamed: dict[str, str] = {}  # a shared node's output -> its copy's
+    nodes: list[onnx.NodeProto] = []
+    copies: list[onnx.NodeProto] = []
+    for node in model.graph.node:  # topological order: a copy's inputs are renamed before it
+        nodes.append(node)
+        if node.name in path:
+            target = node
+            if node.name in shared:
+                target = onnx.NodeProto()
+                target.CopyFrom(node)
+                target.name = f"{node.name}/{output}"
+                renamed.update({name: f"{name}/{output}" for name in node.output if name})
+                target.output[:] = [renamed.get(name, name) for name in node.output]
+                nodes.append(target)
+                copies.append(target)
+            target.input[:] = [renamed.get(name, name) for name in target.input]
+    if output in renamed:  # another output reads this one's value: the copy now makes it, the shared node a twin
+        mine = {id(node) for node in copies} | {id(node) for node in nodes if node.name in path - shared}
+        for node in nodes:
+            old, new = (renamed[output], output) if id(node) in mine else (output, f"{output}/shared")
+            node.input[:] = [new if name == old else name for name in node.input]
+            node.output[:] = [new if name == old else name for name in node.output]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return (path - shared) | {node.name for node in copies}
 
 
 def reduce_graph(model: onnx.ModelProto, precision: str, keep_fp32: Collection[str]) -> onnx.ModelProto:
@@ -131,7 +168,7 @@ def reduce_artifact(
             if not short or attempt == 1:
                 break
             kept_fp32 = short
-            keep = set().union(*(relevance_path(model, manifest.output_name(m)) for m in short))
+            keep = set().union(*(own_relevance_path(model, manifest.output_name(m)) for m in short))
             progress(f"{precision}: keeping the relevance path of {', '.join(short)} in fp32 and measuring again")
         passed = check(candidate / artifact.MODEL_FILE, methods) if check is not None else {}
         if passed and not passed.get(artifact.LOGITS, True):
