@@ -34,7 +34,8 @@ outputs (float32 in and out) and add two manifest keys: ``precision`` (``int8`` 
 ``fp32``) and ``fidelity``, measured against the fp32 artifact on held-out texts: the ``data``, the
 ``thresholds``, and per method the Spearman correlation of token relevance (median, 5th percentile), top-5
 overlap, prediction agreement, AOPC and fp32's, ``relevance_path`` (``fp32`` where that method's relevance nodes
-were kept in fp32, in a copy of its own: other methods' stay reduced) and ``recommended`` (false: use the fp32 artifact for that method).
+were kept in fp32, in a copy of its own: other methods' stay reduced) and ``recommended`` (false: use the fp32
+artifact for that method).
 
 The writer of this format lives in ``onnxplain.export``; everything else only reads it, through here.
 """
