@@ -134,21 +134,20 @@ def float_reprs() -> list[tuple[float, str]]:
     return [(v, repr(v)) for v in values]
 
 
+SENSITIVITY_DRAWS = 8
+
+
 def float32_sensitivity(artifact: Path, explainer: Explainer, texts: tuple[str, ...]) -> dict[str, float]:
     """How far each method's relevance moves (over its scale) when every weight moves by one float32 unit in
-    the last place: the spread to expect between ONNX Runtime builds whose kernels round differently (the
-    WASM build in a browser against the native CPU build). LRP chains that divide by small sums amplify it."""
+    the last place, the largest over ``SENSITIVITY_DRAWS`` random draws of the signs: the spread to expect
+    between ONNX Runtime builds whose kernels round differently (the WASM build in a browser against the
+    native CPU build). LRP chains that divide by small sums amplify it. In an int8 graph the spread is not
+    smooth: a value that lands on a rounding boundary of its row's quantisation becomes a different integer
+    in the other build, so one draw can miss what the next one finds (on the tiny int8 artifact one draw saw
+    3e-6 of Partial LRP's scale, another 8e-3); the largest over several draws is the honest bound."""
     import onnxruntime as ort
     from onnx import numpy_helper
 
-    model = onnx.load(str(artifact / "model.onnx"))
-    perturbed = onnx.load(str(artifact / "model.onnx"))
-    rng = np.random.default_rng(0)
-    for tensor in perturbed.graph.initializer:
-        values = numpy_helper.to_array(tensor)
-        if values.dtype == np.float32 and values.size > 16:
-            ulp = 1 + rng.choice([-1.0, 1.0], values.shape) * 2.0**-24
-            tensor.CopyFrom(numpy_helper.from_array((values * ulp).astype(np.float32), tensor.name))
     encodings = explainer.tokenize(list(texts))
     input_ids, attention_mask = pad(encodings, explainer.manifest.pad_token_id)
     feeds = {
@@ -161,13 +160,24 @@ def float32_sensitivity(artifact: Path, explainer: Explainer, texts: tuple[str, 
     options = ort.SessionOptions()
     options.log_severity_level = 3
     names = [explainer.manifest.output_name(m) for m in explainer.methods]
-    base, moved = (
-        ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(names, feeds)
-        for m in (model, perturbed)
-    )
-    return {
-        m: float(np.abs(a - b).max() / np.abs(a).max()) for m, a, b in zip(explainer.methods, base, moved, strict=True)
-    }
+
+    def outputs(model: onnx.ModelProto) -> list[np.ndarray]:
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        return session.run(names, feeds)
+
+    base = outputs(onnx.load(str(artifact / "model.onnx")))
+    worst = dict.fromkeys(explainer.methods, 0.0)
+    for draw in range(SENSITIVITY_DRAWS):
+        perturbed = onnx.load(str(artifact / "model.onnx"))
+        rng = np.random.default_rng(draw)
+        for tensor in perturbed.graph.initializer:
+            values = numpy_helper.to_array(tensor)
+            if values.dtype == np.float32 and values.size > 16:
+                ulp = 1 + rng.choice([-1.0, 1.0], values.shape) * 2.0**-24
+                tensor.CopyFrom(numpy_helper.from_array((values * ulp).astype(np.float32), tensor.name))
+        for method, a, b in zip(explainer.methods, base, outputs(perturbed), strict=True):
+            worst[method] = max(worst[method], float(np.abs(a - b).max() / np.abs(a).max()))
+    return worst
 
 
 def test_write_js_goldens(tiny_artifact: Path) -> None:
