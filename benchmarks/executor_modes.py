@@ -61,11 +61,10 @@ def main() -> None:
         sessions = {name: session(path, *settings) for name, settings in CANDIDATES.items()}
         used = {i.name for i in next(iter(sessions.values())).get_inputs()}
         chosen = {name: value for name, value in feeds.items() if name in used}
-        reference = None
-        for name, candidate in sessions.items():
-            [result] = candidate.run([output], chosen)
-            reference = result if reference is None else reference
-            scale = float(np.abs(reference).max()) or 1.0
+        results = {name: candidate.run([output], chosen)[0] for name, candidate in sessions.items()}
+        reference = next(iter(results.values()))
+        scale = float(np.abs(reference).max()) or 1.0
+        for name, result in results.items():
             if not np.allclose(result, reference, rtol=0, atol=1e-5 * scale):
                 raise SystemExit(f"{name}: {args.method} differs from the first candidate's")
         calls = {name: (lambda s=candidate: s.run([output], chosen)) for name, candidate in sessions.items()}

@@ -165,10 +165,12 @@ def float32_sensitivity(artifact: Path, explainer: Explainer, texts: tuple[str, 
         session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         return session.run(names, feeds)
 
-    base = outputs(onnx.load(str(artifact / "model.onnx")))
+    model = onnx.load(str(artifact / "model.onnx"))
+    base = outputs(model)
     worst = dict.fromkeys(explainer.methods, 0.0)
     for draw in range(SENSITIVITY_DRAWS):
-        perturbed = onnx.load(str(artifact / "model.onnx"))
+        perturbed = onnx.ModelProto()
+        perturbed.CopyFrom(model)
         rng = np.random.default_rng(draw)
         for tensor in perturbed.graph.initializer:
             values = numpy_helper.to_array(tensor)
