@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 import onnx
+import onnxruntime as ort
+
+from onnxplain.runtime.pruning import needed_names
 
 # operators that pass a weight on unchanged in value (a view, a cast, a dequantised copy)
 _PASS_THROUGH = {"Transpose", "Cast", "Identity", "Reshape", "Unsqueeze", "Squeeze", "DequantizeLinear"}
@@ -35,3 +41,24 @@ def weights_expanded_to_a_batch(model: onnx.ModelProto) -> list[str]:
             if weight is not None and len(weight.dims) >= 2:
                 found.append(f"{node.name} expands {weight.name} {list(weight.dims)}")
     return found
+
+
+def optimised_operators(model: onnx.ModelProto, outputs: list[str], directory: Path) -> Counter[str]:
+    """Operator counts of the graph that computes ``outputs`` after ONNX Runtime's extended optimisations
+    (its fusions), as a session of the runtime loads it."""
+    nodes, needed = needed_names(model.graph, outputs)
+    pruned = onnx.helper.make_graph(
+        nodes,
+        "pruned",
+        [i for i in model.graph.input if i.name in needed],
+        [o for o in model.graph.output if o.name in outputs],
+        [t for t in model.graph.initializer if t.name in needed],
+    )
+    source = directory / "pruned.onnx"
+    onnx.save(onnx.helper.make_model(pruned, opset_imports=model.opset_import, ir_version=model.ir_version), source)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(directory / "optimised.onnx")
+    ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+    return Counter(node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node)

@@ -20,7 +20,7 @@ from onnxplain.export.registry import METHOD_NAMES, METHODS, tolerance
 from onnxplain.export.verify import ExportMismatch, check_against_eager, largest_relative_error
 from onnxplain.runtime import artifact
 from tests.contract import assert_matches_contract
-from tests.graph_structure import weights_expanded_to_a_batch
+from tests.graph_structure import optimised_operators, weights_expanded_to_a_batch
 from tests.tiny_models import build_tiny_classifier
 
 
@@ -96,6 +96,20 @@ def test_artifact_describes_itself(tiny_artifact: Path) -> None:
     assert batch_axis.dim_param and not batch_axis.HasField("dim_value")
     # every weight product stays one 2-D product: none is a batched product of a weight copied per example
     assert weights_expanded_to_a_batch(model) == []
+
+
+def test_onnx_runtime_fuses_the_gelu_of_the_forward_and_of_chefers_rule(tiny_artifact: Path, tmp_path: Path) -> None:
+    """The GELU of the forward pass and the one Chefer's feed-forward rule computes anew in its backward pass
+    each run as one ``Gelu`` kernel of ONNX Runtime's (its fusion recognises the order of the exported
+    operations); only the gradient pass's derivative keeps its ``Erf``. The tiny BERT uses GELU in its 2 layers."""
+    model = onnx.load(str(tiny_artifact / artifact.MODEL_FILE))
+    manifest = artifact.read_manifest(tiny_artifact)
+    forward = optimised_operators(model, ["logits"], tmp_path)
+    assert (forward["Gelu"], forward["Erf"]) == (2, 0)
+    mask_lrp = optimised_operators(model, ["logits", manifest.output_name("mask-lrp")], tmp_path)
+    assert (mask_lrp["Gelu"], mask_lrp["Erf"]) == (4, 2)
+    cp_lrp = optimised_operators(model, ["logits", manifest.output_name("cp-lrp")], tmp_path)
+    assert (cp_lrp["Gelu"], cp_lrp["Erf"]) == (2, 2)  # the identity rule's Phi(x), computed in the backward
 
 
 def test_a_graph_that_disagrees_with_pytorch_fails_the_check(tiny_artifact: Path, tmp_path: Path) -> None:

@@ -152,6 +152,41 @@ def test_each_output_channel_of_a_weight_has_its_own_scale_in_every_product_read
         assert (np.abs(got - want).max(axis=1) / np.abs(want).max(axis=1)).max() < 0.05
 
 
+def test_an_activation_that_is_never_negative_is_quantised_from_zero_with_no_zero_point_to_take_out() -> None:
+    """``|x| |W|^T`` (Chefer's linear rule) quantises ``|x|`` with its rows' zero points at 0: no minimum, no
+    zero point and no correction of the product, the same steps as a signed row's quantisation would give it
+    (its range widened to 0 is its maximum); the signed ``x W^T`` beside it keeps them."""
+    rng = np.random.default_rng(2)
+    helper = onnx.helper
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["signed"], name="signed"),
+        helper.make_node("Abs", ["x"], ["x_abs"], name="abs"),
+        helper.make_node("Reshape", ["x_abs", "shape"], ["x_abs_2d"], name="view"),  # seen through a reshape
+        helper.make_node("MatMul", ["x_abs_2d", "w"], ["magnitude"], name="magnitude"),
+    ]
+    graph_proto = helper.make_graph(
+        nodes,
+        "magnitude",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [6, 48])],
+        [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, [6, 32]) for n in ("signed", "magnitude")],
+        [
+            onnx.numpy_helper.from_array(rng.standard_normal((48, 32)).astype(np.float32), "w"),
+            onnx.numpy_helper.from_array(np.array([6, 48], dtype=np.int64), "shape"),
+        ],
+    )
+    model = helper.make_model(graph_proto, opset_imports=[helper.make_opsetid("", 18)])
+    quantised = quantise_int8(model)
+    kinds = Counter(n.op_type for n in quantised.model.graph.node)
+    assert kinds["MatMulInteger"] == 2 and kinds["ReduceMin"] == 1 and kinds["Gemm"] == 1  # the signed one's
+    feeds = {"x": rng.standard_normal((6, 48)).astype(np.float32)}
+    exact, reduced = (
+        ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+        for m in (model, quantised.model)
+    )
+    for got, want in zip(reduced, exact, strict=True):
+        assert (np.abs(got - want).max(axis=1) / np.abs(want).max(axis=1)).max() < 0.05
+
+
 @pytest.mark.parametrize("b_reads_a", [False, True])
 def test_a_method_kept_in_fp32_gets_its_own_copy_of_the_nodes_it_shares(b_reads_a: bool) -> None:
     """Two methods share a relevance product (as ``mask-lrp`` and ``grad-input`` share a gradient pass): keeping

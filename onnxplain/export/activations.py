@@ -10,40 +10,49 @@ from torch import Tensor
 
 from onnxplain.export.rulesets import Activation
 
+SQRT_TWO = math.sqrt(2.0)
 SQRT_HALF = math.sqrt(0.5)
 SQRT_TWO_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
-def standard_normal_cdf(x: Tensor) -> Tensor:
-    """``Phi(x)``, which is ``gelu(x) / x``."""
-    return 0.5 * (1.0 + torch.erf(x * SQRT_HALF))
+def gelu(x: Tensor) -> Tensor:
+    """``(x / 2) (1 + erf(x / sqrt 2))`` written out in the order, and with the division, that ONNX Runtime's
+    GELU fusion recognises: the session runs one ``Gelu`` kernel instead of five element-wise passes over the
+    [B, T, 4 D] tensor, in the forward pass and wherever a backward pass computes the activation anew."""
+    return (x * 0.5) * (1.0 + torch.erf(x / SQRT_TWO))
 
 
-def tanh_gelu_ratio(x: Tensor) -> Tensor:
-    """``gelu_tanh(x) / x``: the tanh approximation of ``Phi(x)``."""
+def standard_normal_cdf(x: Tensor, zero: Tensor) -> Tensor:
+    """``Phi(x)``, which is ``gelu(x) / x``, computed once ``zero`` (an exact 0 from the backward pass) exists,
+    and as a product by ``1 / sqrt 2`` where ``gelu`` divides: with the forward's operations it would be merged
+    into the forward pass (which then could not be fused) and kept from it until the backward reads it."""
+    return 0.5 * (1.0 + torch.erf(x * (zero + SQRT_HALF)))
+
+
+def tanh_gelu_ratio(x: Tensor, zero: Tensor | None = None) -> Tensor:
+    """``gelu_tanh(x) / x``: the tanh approximation of ``Phi(x)``, shared with the forward pass's ``tanh_gelu``."""
     return 0.5 * (1.0 + torch.tanh(SQRT_TWO_OVER_PI * (x + 0.044715 * x * x * x)))
 
 
-def relu_ratio(x: Tensor) -> Tensor:
+def relu_ratio(x: Tensor, zero: Tensor) -> Tensor:
     """``relu(x) / x``: 1 where ``x > 0``, else 0."""
-    return (x > 0).to(x.dtype)
+    return (x > zero).to(x.dtype)
 
 
-def gelu(x: Tensor) -> Tensor:
-    """``x * Phi(x)`` written out, so that the identity rule's ratio is the forward pass's own ``Phi(x)``
-    (the traced graph computes it once; ``F.gelu`` would hide it in one kernel and the rule recompute it)."""
-    return x * standard_normal_cdf(x)
+def sigmoid_ratio(x: Tensor, zero: Tensor) -> Tensor:
+    """``silu(x) / x``, shared with the forward pass's sigmoid."""
+    return torch.sigmoid(x)
 
 
 def tanh_gelu(x: Tensor) -> Tensor:
-    """The tanh approximation of GELU, written out for the same reason as ``gelu``."""
+    """The tanh approximation of GELU, written out so that the identity rule's ratio is the forward's own."""
     return x * tanh_gelu_ratio(x)
 
 
 # Every activation by its Hugging Face name (tanh has no closed-form ratio: the rule divides).
 _GELU = Activation(gelu, standard_normal_cdf)
 _TANH_GELU = Activation(tanh_gelu, tanh_gelu_ratio)
-_SILU = Activation(torch.nn.functional.silu, torch.sigmoid)
+_SILU = Activation(torch.nn.functional.silu, sigmoid_ratio)
 ACTIVATIONS = {
     "gelu": _GELU,
     "gelu_new": _TANH_GELU,

@@ -9,9 +9,11 @@ output axis is that channel axis multiplies its result's columns by the scales; 
 backward's ``S W``) multiplies its activation's columns by them before quantising, which is the same product.
 The other operand is quantised to uint8 when the graph runs,
 **row by row** (per token: the row's range, with 0, in 127 steps; the zero point is taken out afterwards with
-the weight's column sums, since ONNX Runtime's integer product takes one zero point only), so that an example's
+the weight's column sums, since ONNX Runtime's integer product takes one zero point only; an activation that is
+never negative, such as the ``|x|`` of Chefer's rule, has it at 0 and needs neither), so that an example's
 result never depends on the rest of its batch, which per-tensor dynamic quantisation (ONNX Runtime's
-``quantize_dynamic``) would break. Every other use of a weight (embedding look-ups, products left in fp32) reads the
+``quantize_dynamic``) would break. ``DequantizeLinear`` turns the integer product to float and applies the rows'
+scales in one pass. Every other use of a weight (embedding look-ups, products left in fp32) reads the
 int8 weights dequantised by a constant expression that ONNX Runtime folds at load (embedding tables get one
 scale per row). Only standard ONNX operators are written.
 
@@ -38,6 +40,8 @@ LEVELS = 127.0  # int8 weights: symmetric, -127..127
 # cost of a bit of every weight: with one scale per weight matrix (before the per-channel scales) they changed 15%
 # of 60 held-out MiniLM predictions.
 ACTIVATION_LEVELS = 127.0
+NONNEGATIVE = ("Abs", "Relu", "Sigmoid", "Softmax", "Exp", "Sqrt")  # operators whose output is never negative
+SHAPE_ONLY = ("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity")
 
 
 @dataclass
@@ -112,7 +116,6 @@ def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> Qu
         numpy_helper.from_array(np.array(1.0 / ACTIVATION_LEVELS, dtype=np.float32), "int8/inverse_levels"),
         numpy_helper.from_array(np.array(np.finfo(np.float32).tiny, dtype=np.float32), "int8/tiny"),
         numpy_helper.from_array(np.array(0.0, dtype=np.float32), "int8/zero"),
-        numpy_helper.from_array(np.array(ACTIVATION_LEVELS, dtype=np.float32), "int8/top"),
     ]
     scales: dict[str, str] = {}
     dequantised: dict[str, list[onnx.NodeProto]] = {}
@@ -150,27 +153,31 @@ def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> Qu
         activation = node.input[0]
         # the channel scales along the product's output axis scale its result; along the summed axis, its input
         scales_output = _transposed(node, chain) == (channel_axis[weight] == 0)
+        signed = not _nonnegative(activation, producers)
         if not scales_output:
             rewritten.append(helper.make_node("Mul", [activation, scales[weight]], [f"{prefix}/a_scaled"]))
             activation = f"{prefix}/a_scaled"
-        rewritten += activation_quantisation(activation, prefix)
+        rewritten += activation_quantisation(activation, prefix, signed)
+        product = node.output[0] if node.op_type == "MatMul" or len(node.input) < 3 else f"{prefix}/product"
+        columns = f"{prefix}/rows" if scales_output else product  # the last step before the columns' scales
+        rows = f"{prefix}/rows_scaled" if signed else columns
         rewritten += [
             helper.make_node("MatMulInteger", [f"{prefix}/a_q", operand], [f"{prefix}/int32"]),
-            helper.make_node("Cast", [f"{prefix}/int32"], [f"{prefix}/float"], to=TensorProto.FLOAT),
-            # the activations' zero point, taken out afterwards: sum_k (a_k - z) b_kj = (a b)_j - z sum_k b_kj, as
-            # a rank-1 product added to the result (Gemm's C), one pass over it; all integers, so exact in float
-            helper.make_node("Cast", [operand], [f"{prefix}/b_float"], to=TensorProto.FLOAT),
-            helper.make_node("ReduceSum", [f"{prefix}/b_float", "int8/first_axis"], [f"{prefix}/b_sums"], keepdims=1),
-            helper.make_node(
-                "Gemm", [f"{prefix}/minus_zero_point", f"{prefix}/b_sums", f"{prefix}/float"], [f"{prefix}/centred"]
-            ),
+            # to float with each row's scale, in one pass
+            helper.make_node("DequantizeLinear", [f"{prefix}/int32", f"{prefix}/row_scale"], [rows], axis=0),
         ]
-        product = node.output[0] if node.op_type == "MatMul" or len(node.input) < 3 else f"{prefix}/product"
+        if signed:
+            rewritten += [
+                # the rows' zero points, taken out afterwards: sum_k s (a_k - z) b_kj = s (a b)_j - s z sum_k b_kj,
+                # a rank-1 product subtracted from the result (Gemm's C), one pass over it
+                helper.make_node("Cast", [operand], [f"{prefix}/b_float"], to=TensorProto.FLOAT),
+                helper.make_node(
+                    "ReduceSum", [f"{prefix}/b_float", "int8/first_axis"], [f"{prefix}/b_sums"], keepdims=1
+                ),
+                helper.make_node("Gemm", [f"{prefix}/row_offset", f"{prefix}/b_sums", rows], [columns], alpha=-1.0),
+            ]
         if scales_output:
-            rewritten.append(helper.make_node("Mul", [f"{prefix}/centred", scales[weight]], [f"{prefix}/columns"]))
-            rewritten.append(helper.make_node("Mul", [f"{prefix}/columns", f"{prefix}/a_scale"], [product]))
-        else:
-            rewritten.append(helper.make_node("Mul", [f"{prefix}/centred", f"{prefix}/a_scale"], [product]))
+            rewritten.append(helper.make_node("Mul", [columns, scales[weight]], [product]))
         if product != node.output[0]:
             rewritten.append(helper.make_node("Add", [product, node.input[2]], [node.output[0]]))
         result.integer_products.append(node.name)
@@ -190,14 +197,22 @@ def quantise_int8(model: onnx.ModelProto, keep_fp32: Collection[str] = ()) -> Qu
     return result
 
 
-def activation_quantisation(activation: str, prefix: str) -> list[onnx.NodeProto]:
+def activation_quantisation(activation: str, prefix: str, signed: bool) -> list[onnx.NodeProto]:
     """Nodes that quantise the 2-D ``activation`` to uint8 row by row: each row's range, widened to include 0,
-    in ``ACTIVATION_LEVELS`` steps (``QuantizeLinear`` along axis 0). Outputs ``{prefix}/a_q``, and ``/a_scale`` and
-    ``/minus_zero_point`` as float [rows, 1]."""
+    in ``ACTIVATION_LEVELS`` steps (``QuantizeLinear`` along axis 0). Outputs ``{prefix}/a_q`` and
+    ``{prefix}/row_scale`` [rows]; for a ``signed`` activation also ``{prefix}/row_offset`` [rows, 1], each row's
+    zero point times its scale (an activation that is never negative has its zero point at 0)."""
 
     def node(op: str, inputs: list[str], output: str, **attributes: Any) -> onnx.NodeProto:
         return helper.make_node(op, inputs, [f"{prefix}/{output}"], **attributes)
 
+    if not signed:  # the same scale as below with the range's low end at 0
+        return [
+            node("ReduceMax", [activation, "int8/last_axis"], "row_max", keepdims=0),
+            node("Max", [f"{prefix}/row_max", "int8/tiny"], "range_safe"),
+            node("Mul", [f"{prefix}/range_safe", "int8/inverse_levels"], "row_scale"),
+            node("QuantizeLinear", [activation, f"{prefix}/row_scale"], "a_q", axis=0),
+        ]
     return [
         node("ReduceMin", [activation, "int8/last_axis"], "row_min", keepdims=0),
         node("ReduceMax", [activation, "int8/last_axis"], "row_max", keepdims=0),
@@ -206,14 +221,24 @@ def activation_quantisation(activation: str, prefix: str) -> list[onnx.NodeProto
         node("Sub", [f"{prefix}/high", f"{prefix}/low"], "range"),
         node("Max", [f"{prefix}/range", "int8/tiny"], "range_safe"),
         node("Mul", [f"{prefix}/range_safe", "int8/inverse_levels"], "row_scale"),
-        node("Div", [f"{prefix}/low", f"{prefix}/row_scale"], "low_steps"),
-        node("Round", [f"{prefix}/low_steps"], "low_rounded"),
-        node("Neg", [f"{prefix}/low_rounded"], "row_zero_point"),
-        node("Cast", [f"{prefix}/row_zero_point"], "row_zero_point_uint8", to=TensorProto.UINT8),
-        node("QuantizeLinear", [activation, f"{prefix}/row_scale", f"{prefix}/row_zero_point_uint8"], "a_q", axis=0),
-        node("Unsqueeze", [f"{prefix}/row_scale", "int8/last_axis"], "a_scale"),
-        node("Unsqueeze", [f"{prefix}/low_rounded", "int8/last_axis"], "minus_zero_point"),
+        node("Neg", [f"{prefix}/low"], "minus_low"),
+        # round(-low / scale), 0..127: QuantizeLinear rounds half to even, as Round does
+        node("QuantizeLinear", [f"{prefix}/minus_low", f"{prefix}/row_scale"], "row_zero_point", axis=0),
+        node("QuantizeLinear", [activation, f"{prefix}/row_scale", f"{prefix}/row_zero_point"], "a_q", axis=0),
+        # (not DequantizeLinear: ONNX Runtime takes a QuantizeLinear-DequantizeLinear pair out, unrounded)
+        node("Cast", [f"{prefix}/row_zero_point"], "zero_point", to=TensorProto.FLOAT),
+        node("Mul", [f"{prefix}/zero_point", f"{prefix}/row_scale"], "offset"),
+        node("Unsqueeze", [f"{prefix}/offset", "int8/last_axis"], "row_offset"),
     ]
+
+
+def _nonnegative(name: str, producers: dict[str, onnx.NodeProto]) -> bool:
+    """Whether the tensor ``name`` is never negative by the operator that computes it (seen through reshapes
+    and transposes: the 2-D operand of a batched product is a reshape)."""
+    node = producers.get(name)
+    while node is not None and node.op_type in SHAPE_ONLY:
+        node = producers.get(node.input[0])
+    return node is not None and node.op_type in NONNEGATIVE
 
 
 def _transposed(node: onnx.NodeProto, chain: list[onnx.NodeProto]) -> bool:

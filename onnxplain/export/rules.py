@@ -486,9 +486,11 @@ class IdentityRule(Function):
     """Element-wise activation ``y = f(x)`` by the identity rule [Ali, sec. 3.2; AttnLRP, eq. 9]: the
     gradient is scaled by ``f(x) / x``, so that gradient x input passes relevance through unchanged.
 
-    ``ratio`` is ``f(x) / x`` in closed form where the activation has one (GELU: ``Phi(x)``, SiLU:
+    ``ratio(x, zero)`` is ``f(x) / x`` in closed form where the activation has one (GELU: ``Phi(x)``, SiLU:
     ``sigmoid(x)``, ReLU: ``x > 0``): a few element-wise operations instead of the stabilised division, and
-    the continuous limit at ``x = 0`` where the division gives 0. Without one (tanh) the backward divides."""
+    the continuous limit at ``x = 0`` where the division gives 0; ``zero`` is an exact 0 computed from the
+    arriving gradient, for a ratio computed only once the backward pass needs it. Without one (tanh) the
+    backward divides."""
 
     @staticmethod
     def forward(
@@ -508,7 +510,7 @@ class IdentityRule(Function):
     def backward(ctx: Any, gradient: Tensor) -> tuple[Tensor, None, None]:
         if ctx.ratio is not None:
             (x,) = ctx.saved_tensors
-            return gradient * ctx.ratio(x), None, None
+            return gradient * ctx.ratio(x, zero_after(gradient)), None, None
         x, y = ctx.saved_tensors
         return gradient * stabilised_divide(y, x), None, None
 

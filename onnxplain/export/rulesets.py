@@ -27,10 +27,11 @@ from onnxplain.export import positions, rules
 @dataclass(frozen=True)
 class Activation:
     """An element-wise activation ``f`` and, where it has a closed form, ``f(x) / x`` (for the identity rule
-    of CP-LRP and AttnLRP, which then needs no division); calling it applies ``f``."""
+    of CP-LRP and AttnLRP, which then needs no division; ``ratio(x, zero)``, ``zero`` an exact 0 that the
+    ratio may wait for, see ``rules.IdentityRule``); calling it applies ``f``."""
 
     function: Callable[[Tensor], Tensor]
-    ratio: Callable[[Tensor], Tensor] | None = None
+    ratio: Callable[[Tensor, Tensor], Tensor] | None = None
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.function(x)
