@@ -130,6 +130,18 @@ def test_identity_rule_closed_form_ratio_equals_the_stabilised_division(name: st
     assert torch.allclose(closed_form[0], divided[0], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", sorted(name for name, a in ACTIVATIONS.items() if a.derivative is not None))
+def test_closed_form_derivative_equals_autograd_through_the_activation(name: str) -> None:
+    activation = ACTIVATIONS[name]
+    x = torch.cat([torch.randn(4, 64, dtype=torch.float64) * 3, torch.tensor([[-12.0, -1e-3, 0.0, 7.5] * 16])])
+    gradient = torch.randn_like(x)
+    (closed_form,) = relevance_of(
+        lambda t: rules.GradientActivation.apply(t, activation.function, activation.derivative), [x], gradient
+    )
+    (traced,) = relevance_of(lambda t: rules.GradientActivation.apply(t, activation.function), [x], gradient)
+    assert torch.allclose(closed_form, traced, rtol=1e-12, atol=1e-14)
+
+
 def test_tanh_has_no_closed_form_ratio_and_keeps_the_division() -> None:
     assert ACTIVATIONS["tanh"].ratio is None
 

@@ -32,6 +32,7 @@ class Activation:
 
     function: Callable[[Tensor], Tensor]
     ratio: Callable[[Tensor, Tensor], Tensor] | None = None
+    derivative: Callable[[Tensor, Tensor], Tensor] | None = None  # f'(x, zero) in closed form, for the gradient
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.function(x)
@@ -80,7 +81,7 @@ class Gradient:
         return self.masked_projection.apply(x, weight, bias, columns)
 
     def activation(self, fn: Activation, x: Tensor) -> Tensor:
-        return rules.GradientActivation.apply(x, fn.function)
+        return rules.GradientActivation.apply(x, fn.function, fn.derivative)
 
     def activated_linear(self, fn: Activation, hidden: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         """A feed-forward block's activation and output layer, ``linear(fn(hidden))``."""
