@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-from graph_profile import benchmark_feeds, pruned  # this folder: run as a script
+from graph_profile import benchmark_feeds  # this folder: run as a script
 
 from onnxplain.bench.timing import interleaved
 from onnxplain.runtime.artifact import MODEL_FILE, read_manifest
+from onnxplain.runtime.pruning import pruned_model
 
 CANDIDATES = {  # name: (execution mode, intra-op threads, inter-op threads)
     "sequential, 1 intra-op thread": (ort.ExecutionMode.ORT_SEQUENTIAL, 1, 1),
@@ -53,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
 
     output = read_manifest(args.artifact).output_name(args.method)
-    model = pruned(onnx.load(str(args.artifact / MODEL_FILE)), [output])
+    model = pruned_model(onnx.load(str(args.artifact / MODEL_FILE)), [output])
     feeds = benchmark_feeds(args.artifact, args.batch, args.length)
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "pruned.onnx"

@@ -21,22 +21,9 @@ import onnxruntime as ort
 
 from onnxplain.bench.inputs import benchmark_batch
 from onnxplain.runtime.artifact import HEAD_MASK, LOGITS, MODEL_FILE, TARGET, TOKEN_TYPE_IDS, read_manifest
-from onnxplain.runtime.pruning import needed_names
+from onnxplain.runtime.pruning import pruned_model
 
 MATRIX_PRODUCTS = ("MatMul", "Gemm", "FusedMatMul", "MatMulInteger", "QAttention", "Attention")
-
-
-def pruned(model: onnx.ModelProto, outputs: list[str]) -> onnx.ModelProto:
-    nodes, needed = needed_names(model.graph, outputs)
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    graph = copy.graph
-    del graph.node[:], graph.input[:], graph.output[:], graph.initializer[:], graph.value_info[:]
-    graph.node.extend(nodes)
-    graph.input.extend(i for i in model.graph.input if i.name in needed)
-    graph.output.extend(o for o in model.graph.output if o.name in outputs)
-    graph.initializer.extend(t for t in model.graph.initializer if t.name in needed)
-    return copy
 
 
 def benchmark_feeds(artifact: Path, batch: int, length: int) -> dict[str, np.ndarray]:
@@ -98,7 +85,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         results = {}
         for label, outputs in (("forward", [LOGITS]), (args.method, [LOGITS, manifest.output_name(args.method)])):
-            graph = pruned(model, outputs)
+            graph = pruned_model(model, outputs)
             path = Path(scratch) / f"{label}.onnx"
             onnx.save(graph, str(path))
             per_op, optimised = profile(path, feeds, args.calls, args.threads)

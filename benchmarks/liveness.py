@@ -38,10 +38,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-from graph_profile import benchmark_feeds, pruned  # this folder: run as a script
+from graph_profile import benchmark_feeds  # this folder: run as a script
 
 from onnxplain.runtime import schedule
 from onnxplain.runtime.artifact import LOGITS, MODEL_FILE, read_manifest
+from onnxplain.runtime.pruning import pruned_model
 
 ALIASING = schedule.ALIASING  # operators whose output is a view of their first input (no new buffer)
 BYTES = {**schedule.PROFILED_ELEMENT_BYTES, "double": 8}  # by the profiler's type names
@@ -162,7 +163,7 @@ def peak(
         order = "DEFAULT"  # the runtime schedules only graphs with a backward pass
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "graph.onnx"
-        onnx.save(pruned(model, outputs), str(path))
+        onnx.save(pruned_model(model, outputs), str(path))
         steps, start, graph = run_profiled(path, feeds, threads, order, sizes)
     counted = [step.in_use - start for step in steps]
     at = int(np.argmax(counted))
@@ -183,7 +184,7 @@ def interleaved_times(
     """Median seconds per call of ``outputs``' graph in each order, the orders' calls interleaved."""
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "graph.onnx"
-        onnx.save(pruned(model, outputs), str(path))
+        onnx.save(pruned_model(model, outputs), str(path))
         sessions = {order: build(path, threads, order, sizes)[0] for order in orders}
     chosen = {
         name: value for name, value in feeds.items() if name in {i.name for i in sessions[orders[0]].get_inputs()}

@@ -8,7 +8,7 @@ from pathlib import Path
 import onnx
 import onnxruntime as ort
 
-from onnxplain.runtime.pruning import needed_names
+from onnxplain.runtime.pruning import pruned_model
 
 # operators that pass a weight on unchanged in value (a view, a cast, a dequantised copy)
 _PASS_THROUGH = {"Transpose", "Cast", "Identity", "Reshape", "Unsqueeze", "Squeeze", "DequantizeLinear"}
@@ -46,16 +46,8 @@ def weights_expanded_to_a_batch(model: onnx.ModelProto) -> list[str]:
 def optimised_operators(model: onnx.ModelProto, outputs: list[str], directory: Path) -> Counter[str]:
     """Operator counts of the graph that computes ``outputs`` after ONNX Runtime's extended optimisations
     (its fusions), as a session of the runtime loads it."""
-    nodes, needed = needed_names(model.graph, outputs)
-    pruned = onnx.helper.make_graph(
-        nodes,
-        "pruned",
-        [i for i in model.graph.input if i.name in needed],
-        [o for o in model.graph.output if o.name in outputs],
-        [t for t in model.graph.initializer if t.name in needed],
-    )
     source = directory / "pruned.onnx"
-    onnx.save(onnx.helper.make_model(pruned, opset_imports=model.opset_import, ir_version=model.ir_version), source)
+    onnx.save(pruned_model(model, outputs), source)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED

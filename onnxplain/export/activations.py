@@ -34,8 +34,8 @@ def gelu_derivative(x: Tensor, zero: Tensor) -> Tensor:
     """``gelu'(x) = Phi(x) + x phi(x)``, ``phi(x) = exp(-x^2 / 2) / sqrt(2 pi)``, computed once ``zero`` (an exact
     0 from the arriving gradient) exists: ten element-wise passes, where autograd through ``gelu``'s operations
     took more."""
-    scaled = x * (zero + SQRT_HALF)
-    return 0.5 * (1.0 + torch.erf(scaled)) + (x * INVERSE_SQRT_TWO_PI) * torch.exp(-(scaled * scaled))
+    scaled = x * (zero + SQRT_HALF)  # the traced graph computes it once, here and in ``standard_normal_cdf``
+    return standard_normal_cdf(x, zero) + (x * INVERSE_SQRT_TWO_PI) * torch.exp(-(scaled * scaled))
 
 
 def tanh_gelu_ratio(x: Tensor, zero: Tensor | None = None) -> Tensor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from onnx import AttributeProto, GraphProto, NodeProto
+from onnx import AttributeProto, GraphProto, ModelProto, NodeProto
 
 
 def subgraph_inputs(node: NodeProto) -> set[str]:
@@ -44,3 +44,21 @@ def needed_names(graph: GraphProto, outputs: Iterable[str]) -> tuple[list[NodePr
             pending.extend(n for n in node.input if n)
             pending.extend(subgraph_inputs(node))
     return [node for node in graph.node if id(node) in kept], needed
+
+
+def pruned_model(model: ModelProto, outputs: Iterable[str]) -> ModelProto:
+    """A copy of ``model`` that computes ``outputs`` alone: the nodes, inputs, value information and
+    initializers they need (``needed_names``), the rest of the model (opsets, metadata) as it was."""
+    outputs = list(outputs)
+    nodes, needed = needed_names(model.graph, outputs)
+    source = model.graph
+    copy = ModelProto()
+    copy.CopyFrom(model)
+    graph = copy.graph
+    del graph.node[:], graph.input[:], graph.output[:], graph.value_info[:], graph.initializer[:]
+    graph.node.extend(nodes)
+    graph.input.extend(i for i in source.input if i.name in needed)
+    graph.output.extend(o for o in source.output if o.name in outputs)
+    graph.value_info.extend(v for v in source.value_info if v.name in needed)
+    graph.initializer.extend(t for t in source.initializer if t.name in needed)
+    return copy

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import ModelProto, TensorProto, numpy_helper
+from onnx import TensorProto, numpy_helper
 
 from onnxplain.errors import UserError
 from onnxplain.runtime import process_memory, schedule
 from onnxplain.runtime.artifact import LOGITS, ArtifactError
 from onnxplain.runtime.ort_memory import CHOSEN, OrtMemorySettings
-from onnxplain.runtime.pruning import needed_names
+from onnxplain.runtime.pruning import pruned_model
 
 DEVICES = ("cpu", "cuda", "auto")
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -189,17 +189,7 @@ class SessionPool:
         return session.run(list(outputs), chosen, self._run_options)
 
     def _build(self, outputs: list[str]) -> ort.InferenceSession:
-        nodes, needed = needed_names(self._model.graph, outputs)
-        source = self._model.graph
-        model = ModelProto()
-        model.CopyFrom(self._model)
-        graph = model.graph
-        del graph.node[:], graph.input[:], graph.output[:], graph.value_info[:], graph.initializer[:]
-        graph.node.extend(nodes)
-        graph.input.extend(i for i in source.input if i.name in needed)
-        graph.output.extend(o for o in source.output if o.name in outputs)
-        graph.value_info.extend(v for v in source.value_info if v.name in needed)
-        graph.initializer.extend(t for t in source.initializer if t.name in needed)
+        model = pruned_model(self._model, outputs)
         path = self._directory / "pruned.onnx"
         onnx.save(model, str(path))  # beside the weights file, which its initializers refer to
         options = session_options(self._threads, self.memory, self._spinning)
